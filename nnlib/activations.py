@@ -1,0 +1,160 @@
+"""Activation functions and their derivatives (chapter 4, "Activation functions").
+
+Each activation ``f`` comes with a ``backward`` that turns the gradient of the loss with respect to
+the activation, ``da = dL/da``, into the gradient with respect to the pre-activation,
+``dz = dL/dz = da * f'(z)`` (eq. 4.x in the chapter). The functions are element-wise, except
+softmax, whose Jacobian couples the outputs of one sample.
+
+All functions accept arrays of any shape and are numerically stable: no overflow for large ``|z|``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from nnlib._registry import lookup
+
+Array = np.ndarray
+
+
+def sigmoid(z: Array) -> Array:
+    """Logistic function ``sigma(z) = 1 / (1 + exp(-z))``, stable for any ``z``.
+
+    Computed as ``exp(-log(1 + exp(-z)))`` via ``logaddexp`` so that neither branch overflows.
+    """
+    z = np.asarray(z)
+    return np.exp(-np.logaddexp(0, -z)).astype(z.dtype if z.dtype.kind == "f" else np.float64)
+
+
+def sigmoid_derivative(z: Array) -> Array:
+    """``sigma'(z) = sigma(z) (1 - sigma(z))``."""
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+def tanh(z: Array) -> Array:
+    """Hyperbolic tangent, ``tanh(z) = 2 / (1 + exp(-2z)) - 1 = 2 sigma(2z) - 1``."""
+    return np.tanh(z)
+
+
+def tanh_derivative(z: Array) -> Array:
+    """``tanh'(z) = 1 - tanh(z)^2``."""
+    t = np.tanh(z)
+    return 1 - t * t
+
+
+def relu(z: Array) -> Array:
+    """Rectified linear unit ``max(0, z)``."""
+    return np.maximum(z, 0)
+
+
+def relu_derivative(z: Array) -> Array:
+    """``relu'(z) = 1 if z > 0 else 0`` (we take 0 at the kink ``z = 0``, as Keras and PyTorch do)."""
+    return (np.asarray(z) > 0).astype(np.result_type(z, np.float32))
+
+
+def leaky_relu(z: Array, alpha: float = 0.01) -> Array:
+    """Leaky ReLU: ``alpha * z`` for ``z < 0``, ``z`` otherwise (slope ``alpha = 0.01`` in the lecture)."""
+    z = np.asarray(z)
+    return np.where(z < 0, alpha * z, z)
+
+
+def leaky_relu_derivative(z: Array, alpha: float = 0.01) -> Array:
+    """``alpha`` for ``z < 0``, ``1`` otherwise."""
+    z = np.asarray(z)
+    return np.where(z < 0, alpha, 1.0).astype(np.result_type(z, np.float32))
+
+
+def linear(z: Array) -> Array:
+    """Identity: no activation (regression outputs)."""
+    return np.asarray(z)
+
+
+def linear_derivative(z: Array) -> Array:
+    """Derivative of the identity: ones."""
+    return np.ones_like(z)
+
+
+def softmax(z: Array, axis: int = -1) -> Array:
+    """``softmax(z)_i = exp(z_i) / sum_j exp(z_j)`` over ``axis``, shifted by the max for stability.
+
+    Subtracting ``max_j z_j`` leaves the result unchanged (it cancels between numerator and
+    denominator) but keeps every exponent ``<= 0``, so ``exp`` cannot overflow.
+    """
+    z = np.asarray(z)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_backward(da: Array, a: Array, axis: int = -1) -> Array:
+    """Vector-Jacobian product of softmax: ``dz = a * (da - sum(da * a))`` per sample.
+
+    The Jacobian is ``d a_i / d z_j = a_i (delta_ij - a_j)``; multiplying it by ``da`` gives this
+    one-liner without ever forming the ``k x k`` matrix.
+    """
+    return a * (da - np.sum(da * a, axis=axis, keepdims=True))
+
+
+class Activation(NamedTuple):
+    """An activation ``f`` and the map from ``da`` to ``dz`` used by backprop.
+
+    Attributes
+    ----------
+    name : str
+        The string identifier (``'relu'``...).
+    forward : callable
+        ``a = f(z)``.
+    backward : callable
+        ``dz = backward(da, z, a)``: the gradient with respect to ``z`` given the gradient with
+        respect to ``a`` (``da * f'(z)`` for element-wise activations).
+    """
+
+    name: str
+    forward: Callable[[Array], Array]
+    backward: Callable[[Array, Array, Array], Array]
+
+
+def _elementwise(name: str, f: Callable, df: Callable) -> Activation:
+    return Activation(name, f, lambda da, z, a: da * df(z))
+
+
+def _leaky(alpha: float) -> Activation:
+    return Activation(
+        "leaky_relu",
+        lambda z: leaky_relu(z, alpha),
+        lambda da, z, a: da * leaky_relu_derivative(z, alpha),
+    )
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation(
+        "sigmoid", sigmoid, lambda da, z, a: da * a * (1 - a)
+    ),  # sigma' = a (1 - a), reusing the forward output
+    "tanh": Activation("tanh", tanh, lambda da, z, a: da * (1 - a * a)),
+    "relu": Activation("relu", relu, lambda da, z, a: da * (z > 0)),
+    "leaky_relu": _leaky(0.01),
+    "linear": Activation("linear", linear, lambda da, z, a: da),
+    "softmax": Activation("softmax", softmax, lambda da, z, a: softmax_backward(da, a)),
+}
+
+
+def get(identifier: str | Activation | None, *, alpha: float | None = None) -> Activation:
+    """Resolve ``'relu'``, ``'tanh'``, ... (or ``None`` for linear) to an :class:`Activation`.
+
+    Parameters
+    ----------
+    identifier : str, Activation or None
+        A name from :data:`ACTIVATIONS` or an :class:`Activation` (returned unchanged).
+    alpha : float, optional
+        Slope of ``'leaky_relu'`` for negative inputs (default 0.01).
+    """
+    if isinstance(identifier, Activation):
+        return identifier
+    if identifier is None:
+        identifier = "linear"
+    if identifier == "leaky_relu" and alpha is not None:
+        return _leaky(alpha)
+    return lookup("activation", identifier, ACTIVATIONS)

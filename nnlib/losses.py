@@ -1,0 +1,215 @@
+"""Loss functions and their gradients (chapters 3, 4 and 7).
+
+Every loss is the mean over the batch of a per-sample loss (Keras' convention), so its gradient
+carries a ``1 / N``. ``gradient(y_true, y_pred)`` is ``dL/dy_pred``; ``output_gradient`` is the
+fused gradient ``dL/dz`` with respect to the *logits* of the output layer when the output
+activation is the loss' natural partner (softmax with cross-entropy, sigmoid with binary
+cross-entropy), which simplifies to ``(y_pred - y_true) / N`` and avoids dividing by tiny
+probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlib._registry import lookup
+
+Array = np.ndarray
+EPSILON = 1e-7  # probabilities are clipped to [EPSILON, 1 - EPSILON] before taking logs (as Keras)
+
+
+def smooth_labels(y: Array, alpha: float) -> Array:
+    """Label smoothing ``y_smooth = (1 - alpha) y + alpha / k`` for one-hot ``y`` of shape (N, k)."""
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {alpha}.")
+    k = y.shape[-1]
+    return (1 - alpha) * y + alpha / k
+
+
+def _check_same_shape(name: str, y_true: Array, y_pred: Array) -> None:
+    if y_true.shape != y_pred.shape:
+        hint = ""
+        if y_true.ndim == 1 and y_pred.ndim == 2:
+            hint = (
+                " Labels look integer-encoded: one-hot encode them with "
+                "nnlib.utils.to_categorical, or use loss='sparse_categorical_crossentropy'."
+            )
+        raise ValueError(
+            f"{name}: y_true has shape {y_true.shape} but the predictions have shape "
+            f"{y_pred.shape}; they must match.{hint}"
+        )
+
+
+def sparse_to_one_hot(y: Array, k: int) -> Array:
+    """Integer labels ``(N,)`` -> one-hot ``(N, k)``, with a clear error for labels out of range."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"Integer labels must have shape (N,), got {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError("Integer labels must be whole numbers (got non-integer values).")
+        y = y.astype(np.int64)
+    if y.size and (y.min() < 0 or y.max() >= k):
+        bad = y[(y < 0) | (y >= k)][0]
+        raise ValueError(
+            f"Label {bad} is outside the class range 0..{k - 1} (the output layer has {k} units)."
+        )
+    out = np.zeros((y.shape[0], k))
+    out[np.arange(y.shape[0]), y] = 1.0
+    return out
+
+
+class Loss:
+    """Base of the losses: ``loss(y_true, y_pred) -> float`` and ``gradient -> dL/dy_pred``.
+
+    Parameters
+    ----------
+    label_smoothing : float, default 0
+        ``alpha`` in ``y_smooth = (1 - alpha) y + alpha / k`` (classification losses only).
+    """
+
+    name = "loss"
+    partner: str | None = None  # the output activation whose fused gradient is (y_pred - y) / N
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        self.label_smoothing = float(label_smoothing)
+
+    def targets(self, y_true: Array, y_pred: Array) -> Array:
+        """The (smoothed, one-hot) targets that the loss compares ``y_pred`` with."""
+        y = np.asarray(y_true, dtype=y_pred.dtype)
+        _check_same_shape(self.name, y, y_pred)
+        if self.label_smoothing:
+            y = smooth_labels(y, self.label_smoothing)
+        return y
+
+    def __call__(self, y_true: Array, y_pred: Array) -> float:
+        raise NotImplementedError
+
+    def gradient(self, y_true: Array, y_pred: Array) -> Array:
+        raise NotImplementedError
+
+    def output_gradient(self, y_true: Array, y_pred: Array) -> Array:
+        """Fused ``dL/dz`` for the partner activation: ``(y_pred - y) / N`` (chapter 3)."""
+        return (y_pred - self.targets(y_true, y_pred)) / y_pred.shape[0]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(label_smoothing={self.label_smoothing})"
+
+
+class MeanSquaredError(Loss):
+    """``L = 1/N sum_n 1/k sum_i (y_ni - y_hat_ni)^2`` (regression, linear output)."""
+
+    name = "mean_squared_error"
+
+    def __call__(self, y_true: Array, y_pred: Array) -> float:
+        y = self.targets(y_true, y_pred)
+        return float(np.mean((y_pred - y) ** 2))
+
+    def gradient(self, y_true: Array, y_pred: Array) -> Array:
+        y = self.targets(y_true, y_pred)
+        return 2 * (y_pred - y) / y_pred.size  # dL/dy_hat = 2 (y_hat - y) / (N k)
+
+
+class BinaryCrossentropy(Loss):
+    """``L = -1/N sum [y log y_hat + (1 - y) log(1 - y_hat)]`` (one sigmoid output per label)."""
+
+    name = "binary_crossentropy"
+    partner = "sigmoid"
+
+    def targets(self, y_true: Array, y_pred: Array) -> Array:
+        y = np.asarray(y_true, dtype=y_pred.dtype)
+        if y.ndim == 1 and y_pred.ndim == 2 and y_pred.shape[1] == 1:
+            y = y[:, None]
+        _check_same_shape(self.name, y, y_pred)
+        if self.label_smoothing:  # binary: k = 2 classes per output
+            y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return y
+
+    def __call__(self, y_true: Array, y_pred: Array) -> float:
+        y = self.targets(y_true, y_pred)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def gradient(self, y_true: Array, y_pred: Array) -> Array:
+        y = self.targets(y_true, y_pred)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return (p - y) / (p * (1 - p)) / y_pred.size
+
+    def output_gradient(self, y_true: Array, y_pred: Array) -> Array:
+        return (y_pred - self.targets(y_true, y_pred)) / y_pred.size
+
+
+class CategoricalCrossentropy(Loss):
+    """``L = -1/N sum_n sum_i y_ni log y_hat_ni`` with one-hot ``y`` (softmax output)."""
+
+    name = "categorical_crossentropy"
+    partner = "softmax"
+
+    def __call__(self, y_true: Array, y_pred: Array) -> float:
+        y = self.targets(y_true, y_pred)
+        p = np.clip(y_pred, EPSILON, 1.0)
+        return float(-np.sum(y * np.log(p)) / y_pred.shape[0])
+
+    def gradient(self, y_true: Array, y_pred: Array) -> Array:
+        y = self.targets(y_true, y_pred)
+        return -y / np.clip(y_pred, EPSILON, 1.0) / y_pred.shape[0]
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical cross-entropy with integer labels ``y`` of shape (N,) in ``0..k-1``."""
+
+    name = "sparse_categorical_crossentropy"
+
+    def targets(self, y_true: Array, y_pred: Array) -> Array:
+        one_hot = sparse_to_one_hot(y_true, y_pred.shape[-1]).astype(y_pred.dtype)
+        return super().targets(one_hot, y_pred)
+
+
+def crossentropy_from_logits(y_true: Array, z: Array) -> float:
+    """Categorical cross-entropy of ``softmax(z)`` computed with log-sum-exp (never ``log(0)``).
+
+    ``log softmax(z)_i = z_i - max(z) - log sum_j exp(z_j - max(z))``.
+    """
+    z = np.asarray(z)
+    zmax = z.max(axis=-1, keepdims=True)
+    log_p = z - zmax - np.log(np.sum(np.exp(z - zmax), axis=-1, keepdims=True))
+    return float(-np.sum(np.asarray(y_true) * log_p) / z.shape[0])
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def get(identifier: str | Loss) -> Loss:
+    """Resolve ``'categorical_crossentropy'``, ``'mse'``, ... (or a :class:`Loss`) to a loss."""
+    if isinstance(identifier, Loss):
+        return identifier
+    return lookup("loss", identifier, LOSSES)()
+
+
+# Functional forms, as in ``keras.losses``.
+def mean_squared_error(y_true: Array, y_pred: Array) -> float:
+    """Mean squared error; see :class:`MeanSquaredError`."""
+    return MeanSquaredError()(y_true, np.asarray(y_pred))
+
+
+def binary_crossentropy(y_true: Array, y_pred: Array) -> float:
+    """Binary cross-entropy; see :class:`BinaryCrossentropy`."""
+    return BinaryCrossentropy()(y_true, np.asarray(y_pred))
+
+
+def categorical_crossentropy(y_true: Array, y_pred: Array, label_smoothing: float = 0.0) -> float:
+    """Categorical cross-entropy; see :class:`CategoricalCrossentropy`."""
+    return CategoricalCrossentropy(label_smoothing)(y_true, np.asarray(y_pred))
+
+
+def sparse_categorical_crossentropy(y_true: Array, y_pred: Array) -> float:
+    """Sparse categorical cross-entropy; see :class:`SparseCategoricalCrossentropy`."""
+    return SparseCategoricalCrossentropy()(y_true, np.asarray(y_pred))
