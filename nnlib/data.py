@@ -161,7 +161,8 @@ def locate_fashion_mnist(path: str | os.PathLike[str] | None = None) -> Path:
         missing = _missing(directory)
         if not missing:
             return directory
-        tried.append(f"{directory} (missing {', '.join(missing)})")
+        what = "none of the four files" if len(missing) == len(FILES) else ", ".join(missing)
+        tried.append(f"{directory} (missing {what})")
     raise DataNotFoundError(
         f"Fashion-MNIST not found: looked in {ENV_VAR} (unset), {'; '.join(tried)}. "
         "To fix: run `make data` (or `python -m nnlib.data download`), or "
