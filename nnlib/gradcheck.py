@@ -163,7 +163,7 @@ def check_model_gradients(
 def check_layer_gradients(
     layer: Any, x: Array, h: float = 1e-5, training: bool = True, seed: int = 0
 ) -> dict[str, float]:
-    """Check a single layer: ``dL/dx`` and ``dL/dparam`` for ``L = sum(forward(x) * R)``.
+    """Check a single layer: ``dL/dx`` and ``dL/dparam`` for ``L = sum(forward(x) * R) + penalty``.
 
     ``R`` is a fixed random upstream gradient. Returns the worst relative error per name
     (``'x'`` and each parameter). The layer must be built with float64 parameters.
@@ -176,7 +176,7 @@ def check_layer_gradients(
         out = layer.forward(x, training)
         for k, v in state.items():
             layer.state[k][...] = v
-        return float(np.sum(out * R))
+        return float(np.sum(out * R)) + layer.penalty()
 
     f()
     dx = layer.backward(R)

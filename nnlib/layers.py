@@ -410,21 +410,21 @@ class BatchNormalization(Layer):
             self.epsilon,
             training,
         )
-        if not training:
-            self.cache = ("inference", x)
+        self.cache = (training, self.cache if training else x)
         return out
 
     def backward(self, grad_out: Array) -> Array:
         if self.cache is None:
             raise RuntimeError(f"Layer {self.name!r}: call forward before backward.")
-        if self.cache[0] == "inference":  # affine map with fixed statistics
-            x = self.cache[1]
+        training, cache = self.cache
+        if not training:  # inference: an affine map with fixed statistics
+            x = cache
             inv_std = 1.0 / np.sqrt(self.state["moving_variance"] + self.epsilon)
             x_hat = (x - self.state["moving_mean"]) * inv_std
             self.grads["gamma"] = (grad_out * x_hat).sum(axis=0)
             self.grads["beta"] = grad_out.sum(axis=0)
             return grad_out * self.params["gamma"] * inv_std
-        dx, self.grads["gamma"], self.grads["beta"] = batchnorm_backward(grad_out, self.cache)
+        dx, self.grads["gamma"], self.grads["beta"] = batchnorm_backward(grad_out, cache)
         return dx
 
 

@@ -387,13 +387,13 @@ class Sequential:
 
     def _weight_names(self) -> list[str]:
         return [
-            f"{i:03d}_{layer.name}/{k}"
+            f"{i:03d}_{type(layer).__name__.lower()}/{k}"
             for i, layer in enumerate(self.layers)
             for k in [*layer.params, *layer.state]
         ]
 
     def save_weights(self, path: str | Path) -> None:
-        """Save the weights to an ``.npz`` file (names ``000_dense/W``, ...)."""
+        """Save the weights to an ``.npz`` file (keys by position and type: ``000_dense/W``, ...)."""
         self._require_built()
         path = Path(path)
         if path.suffix != ".npz":
