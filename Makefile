@@ -6,12 +6,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help setup venv data book slides test lint format clean bench
+SLIDES := _build/html/slides/lecture-08.slides.html
+
+.PHONY: help setup venv data browser vendor book slides serve test lint format clean bench
 
 help:
 	@echo "make book   - set up everything, build the course (executes every chapter), print where to open it"
 	@echo "make test   - set up everything, then run the whole test suite (what CI runs)"
-	@echo "make slides - export the lecture deck (reveal.js, offline)"
+	@echo "make slides - export the lecture deck (reveal.js, offline) into _build/html/slides/"
+	@echo "make serve  - serve _build/html on http://127.0.0.1:8000"
 	@echo "make lint   - ruff check + ruff format --check"
 	@echo "make bench  - speed benchmarks (nnlib vs NumPy loop vs PyTorch; autograder vs nbgrader)"
 
@@ -29,15 +32,35 @@ venv: $(STAMP)
 data: venv
 	@bash scripts/ensure-data.sh $(BIN)/python
 
-setup: venv data
+browser:
+	@bash scripts/install-chromium.sh
+
+setup: venv data browser
+
+# Browser assets the site serves itself (MathJax 3, reveal.js, ...) from the npm registry into
+# _vendor/static/ (git-ignored); skipped when already there.
+vendor:
+	@bash scripts/vendor-assets.sh
 
 # --- the main job: the book -----------------------------------------------------------------
-book: setup
+book: setup vendor
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@$(MAKE) --no-print-directory $(SLIDES)
+	@touch _build/html/.book-built
 	@echo ""
 	@echo "The course is built. Open it with:"
 	@echo "    xdg-open $(CURDIR)/_build/html/index.html"
-	@echo "or serve it:  $(BIN)/python -m http.server -d _build/html 8000  ->  http://localhost:8000"
+	@echo "or serve it:  make serve  ->  http://127.0.0.1:8000  (slides: /slides/lecture-08.slides.html)"
+
+# The lecture deck: jupytext -> execute -> nbconvert --to slides (reveal.js and MathJax from _static/)
+slides: setup vendor
+	$(BIN)/python scripts/build_slides.py
+
+$(SLIDES): lectures/lecture-08.md scripts/build_slides.py $(wildcard scripts/nbconvert/reveal_offline/*) _assets/favicon.svg
+	$(BIN)/python scripts/build_slides.py
+
+serve:
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
 
 # --- the tests ------------------------------------------------------------------------------
 test: setup
