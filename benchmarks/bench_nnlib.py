@@ -1,0 +1,177 @@
+"""How fast is nnlib? One epoch of the lecture's network on Fashion-MNIST, three ways, one run.
+
+    python benchmarks/bench_nnlib.py [--epochs-memory 3] [--subset N]
+
+Trains 784-512-512-10 (ReLU, He init, softmax, RMSprop, categorical cross-entropy, float32) for
+one epoch with:
+
+1. nnlib's ``Sequential.fit``;
+2. a minimal hand-written NumPy loop: the same math, no framework;
+3. PyTorch on the CPU: the same architecture, optimizer and batch size;
+4. (where CUDA exists) PyTorch on the GPU, through nnlib's PyTorch path.
+
+at batch sizes 32 and 128, and prints samples per second and the ratios measured in this run
+(machines are noisy: compare ratios, not absolute numbers, across runs). Targets: nnlib >= 0.9x
+the hand-written loop and >= 1.0x PyTorch CPU. It also measures the peak memory (max RSS) of a
+3-epoch ``fit`` in a fresh process; target < 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from nnlib import layers, models, optimizers
+from nnlib.data import load_fashion_mnist
+from nnlib.utils import set_seed, to_categorical
+
+
+def lecture_network(seed: int = 0) -> models.Sequential:
+    m = models.Sequential(seed=seed)
+    m.add(layers.Dense(512, activation="relu", kernel_initializer="he_normal", input_shape=(784,)))
+    m.add(layers.Dense(512, activation="relu", kernel_initializer="he_normal"))
+    m.add(layers.Dense(10, activation="softmax"))
+    m.compile(optimizers.RMSprop(0.001), "categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+def run_nnlib(X: np.ndarray, Y: np.ndarray, batch_size: int) -> float:
+    m = lecture_network()
+    t = time.perf_counter()
+    m.fit(X, Y, epochs=1, batch_size=batch_size, verbose=0)
+    return len(X) / (time.perf_counter() - t)
+
+
+def run_numpy_loop(X: np.ndarray, Y: np.ndarray, batch_size: int) -> float:
+    """The same training with nothing but NumPy: forward, fused softmax-CE gradient, RMSprop."""
+    rng = np.random.default_rng(0)
+    sizes = [784, 512, 512, 10]
+    W = [
+        (rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32)
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    b = [np.zeros(n, np.float32) for n in sizes[1:]]
+    params = W + b
+    m = [np.zeros_like(p) for p in params]
+    eta, gamma, eps = 0.001, 0.9, 1e-7
+    t = time.perf_counter()
+    order = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        idx = order[start : start + batch_size]
+        x, y = X[idx], Y[idx]
+        a0 = x
+        a1 = np.maximum(a0 @ W[0] + b[0], 0)
+        a2 = np.maximum(a1 @ W[1] + b[1], 0)
+        z3 = a2 @ W[2] + b[2]
+        e = np.exp(z3 - z3.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        d3 = (p - y) / len(x)
+        d2 = (d3 @ W[2].T) * (a2 > 0)
+        d1 = (d2 @ W[1].T) * (a1 > 0)
+        grads = [a0.T @ d1, a1.T @ d2, a2.T @ d3, d1.sum(0), d2.sum(0), d3.sum(0)]
+        for w, g, mm in zip(params, grads, m, strict=True):
+            mm *= gamma
+            mm += (1 - gamma) * (g * g)
+            w -= eta * g / np.sqrt(mm + eps)
+    return len(X) / (time.perf_counter() - t)
+
+
+def run_torch(X: np.ndarray, Y: np.ndarray, batch_size: int, device: str = "cpu") -> float:
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 10),
+    ).to(device)  # fmt: skip
+    opt = torch.optim.RMSprop(net.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x_all = torch.from_numpy(X)
+    y_all = torch.from_numpy(Y.argmax(1))
+    order = torch.from_numpy(np.random.default_rng(0).permutation(len(X)))
+    if device != "cpu":
+        x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for start in range(0, len(X), batch_size):
+        idx = order[start : start + batch_size]
+        x = x_all[idx].to(device, non_blocking=True)
+        y = y_all[idx].to(device, non_blocking=True)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+    if device != "cpu":
+        torch.cuda.synchronize()
+    return len(X) / (time.perf_counter() - t)
+
+
+def peak_memory_of_fit(epochs: int) -> float:
+    """Max RSS (GB) of a fresh process that loads the data and runs ``fit`` for ``epochs``."""
+    code = (
+        "import resource; from benchmarks.bench_nnlib import *; "
+        "(X, y), _ = load_fashion_mnist(kind='float32', flatten=True); "
+        f"lecture_network().fit(X, to_categorical(y), epochs={epochs}, batch_size=32, verbose=0); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip().splitlines()[-1]) / 1024**2  # KiB -> GiB
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subset", type=int, default=60_000, help="training images per epoch")
+    parser.add_argument("--epochs-memory", type=int, default=3)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2, help="best of n, interleaved")
+    args = parser.parse_args(argv)
+    (X, y), _ = load_fashion_mnist(kind="float32", flatten=True)
+    X, Y = X[: args.subset], to_categorical(y[: args.subset])
+    set_seed(0)
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, CUDA {has_cuda}")
+    except ImportError:  # pragma: no cover
+        torch, has_cuda = None, False
+    print(f"numpy {np.__version__}; {len(X)} samples per epoch, float32\n")
+    print(f"{'batch':>5}  {'nnlib':>10}  {'numpy loop':>10}  {'torch cpu':>10}  "
+          f"{'nnlib/loop':>10}  {'nnlib/torch':>11}" + ("  torch gpu" if has_cuda else ""))  # fmt: skip
+    verdicts = []
+    for batch_size in (32, 128):
+        ours = loop = tcpu = 0.0
+        for _ in range(args.repeats):  # interleaved, best of n: robust to a busy machine
+            ours = max(ours, run_nnlib(X, Y, batch_size))
+            loop = max(loop, run_numpy_loop(X, Y, batch_size))
+            tcpu = max(tcpu, run_torch(X, Y, batch_size)) if torch else float("nan")
+        row = (
+            f"{batch_size:>5}  {ours:>10,.0f}  {loop:>10,.0f}  {tcpu:>10,.0f}  "
+            f"{ours / loop:>10.2f}  {ours / tcpu:>11.2f}"
+        )
+        if has_cuda:
+            row += f"  {run_torch(X, Y, batch_size, 'cuda'):>9,.0f}"
+        print(row + "   (samples/s)")
+        verdicts.append((batch_size, ours / loop >= 0.9, ours / tcpu >= 1.0))
+    for batch_size, ok_loop, ok_torch in verdicts:
+        print(
+            f"batch {batch_size}: nnlib >= 0.9x loop: {'yes' if ok_loop else 'NO'}; "
+            f"nnlib >= 1.0x torch CPU: {'yes' if ok_torch else 'NO'}"
+        )
+    if not args.skip_memory:
+        gb = peak_memory_of_fit(args.epochs_memory)
+        print(f"peak memory of a {args.epochs_memory}-epoch fit: {gb:.2f} GB "
+              f"(target < 1.5 GB: {'yes' if gb < 1.5 else 'NO'})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
