@@ -14,6 +14,7 @@ layers, models, callbacks, metrics, data, gradcheck, utils.
 from nnlib import (
     activations,
     callbacks,
+    data,
     gradcheck,
     initializers,
     layers,
@@ -32,6 +33,7 @@ __all__ = [
     "Sequential",
     "activations",
     "callbacks",
+    "data",
     "gradcheck",
     "initializers",
     "layers",
