@@ -1,0 +1,249 @@
+"""The sandbox process: isolates itself, runs the student's cells, then answers requests.
+
+Started by :class:`autograder.sandbox.Sandbox` as ``python -I -m autograder._child REQ_FD RESP_FD``.
+Everything here is UNTRUSTED once the first student cell has run: the student can rewrite this
+module's objects, the codec, even the bytes it sends. That is fine, because the trusted side decodes
+replies strictly (data only) and never runs anything the sandbox sends; a lying sandbox can only lie
+about the student's own results.
+
+Requests (one JSON frame each, answered with the same ``id``):
+
+* ``run``: execute one cell; errors (also ``SystemExit``/``KeyboardInterrupt``) are caught and
+  reported so the next cell still runs;
+* ``list``: the student's top-level names and their kind (``callable``, ``data`` or ``object``);
+* ``get``: a name's value; ``call``: call a name or handle (optionally along an attribute path),
+  optionally recording warnings.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib.abc
+import linecache
+import os
+import sys
+import traceback
+import types
+from typing import Any
+
+from autograder.frames import FrameReader, write_frame
+from autograder.isolation import Limits, isolate
+
+_TB_CHARS = 4000
+
+
+class _ForbiddenImports(importlib.abc.MetaPathFinder):
+    """Refuses imports of forbidden modules with a clear message."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        for name in self.names:
+            if fullname == name or fullname.startswith(name + "."):
+                raise ImportError(
+                    f"importing {fullname!r} is not allowed in this assignment "
+                    f"({name} is forbidden: write the code yourself with NumPy)"
+                )
+        return None
+
+
+class _IPythonStub:
+    """Stands in for ``get_ipython()``: magics are ignored while grading."""
+
+    def _ignore(self, *args: Any, **kwargs: Any) -> None:
+        print(f"[autograder] IPython magic ignored while grading: {args[:1]}", file=sys.stderr)
+
+    run_line_magic = run_cell_magic = system = getoutput = _ignore
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"IPython is not available while grading ({name})")
+
+
+def _describe(exc: BaseException) -> dict:
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<the exception's message could not be computed>"
+    try:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        tb = ""
+    return {
+        "ok": False,
+        "error": {
+            "type": type(exc).__name__,
+            "message": message[:2000],
+            "traceback": tb[-_TB_CHARS:],
+        },
+    }
+
+
+class Server:
+    """Runs cells and answers requests in the student's namespace."""
+
+    def __init__(self, reader: FrameReader, out_fd: int) -> None:
+        import numpy as np
+
+        from autograder import codec
+
+        self.np, self.codec = np, codec
+        self.reader, self.out_fd = reader, out_fd
+        self.ns: dict[str, Any] = {
+            "__name__": "__main__",
+            "__builtins__": builtins,
+            "get_ipython": lambda: _IPythonStub(),
+        }
+        self.handles: dict[int, Any] = {}
+
+    # ---------------------------------------------------------------------------- helpers ----
+    def _handle(self, obj: Any) -> int:
+        h = len(self.handles) + 1
+        self.handles[h] = obj
+        return h
+
+    def _name(self, name: Any) -> Any:
+        if not isinstance(name, str) or name not in self.ns:
+            raise NameError(f"name {name!r} is not defined")
+        return self.ns[name]
+
+    def _ufunc(self, name: Any) -> Any:
+        f = getattr(self.np, str(name), None)
+        if not isinstance(f, self.np.ufunc):
+            raise ValueError(f"{name!r} is not a NumPy ufunc")
+        return f
+
+    def _decode(self, value: Any) -> Any:
+        return self.codec.decode(
+            value, handle=self.handles.__getitem__, extra_tags={"$n": self._name, "$u": self._ufunc}
+        )
+
+    def _encode(self, value: Any) -> Any:
+        return self.codec.encode(value, handles=self._handle)
+
+    def _target(self, msg: dict) -> Any:
+        target = msg.get("target", {})
+        obj = self._name(target["name"]) if "name" in target else self.handles[target["handle"]]
+        for attr in msg.get("path", []):
+            obj = getattr(obj, attr)
+        return obj
+
+    def _kind(self, value: Any) -> str:
+        try:
+            self.codec.encode(value)
+            return "data"
+        except Exception:
+            return "callable" if callable(value) else "object"
+
+    # --------------------------------------------------------------------------- requests ----
+    def op_run(self, msg: dict) -> dict:
+        filename = f"<{msg.get('label', 'cell')}>"
+        code = str(msg["code"])
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        exec(compile(code, filename, "exec"), self.ns)
+        return {"ok": True}
+
+    def op_list(self, msg: dict) -> dict:
+        names = {}
+        for name, value in list(self.ns.items()):
+            if name.startswith("__") or name == "get_ipython":
+                continue
+            if isinstance(value, types.ModuleType):
+                continue
+            names[name] = self._kind(value)
+        return {"ok": True, "names": names}
+
+    def op_get(self, msg: dict) -> dict:
+        return {"ok": True, "value": self._encode(self._target(msg))}
+
+    def op_call(self, msg: dict) -> dict:
+        func = self._target(msg)
+        args = self._decode(msg.get("args", []))
+        kwargs = self._decode(msg.get("kwargs", {"$d": []}))
+        if not msg.get("warnings"):
+            return {"ok": True, "value": self._encode(func(*args, **kwargs))}
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with self.np.errstate(over="warn", divide="warn", invalid="warn"):
+                result = func(*args, **kwargs)
+        texts = [f"{w.category.__name__}: {w.message}" for w in caught][:20]
+        return {"ok": True, "value": self._encode(result), "warnings": texts}
+
+    def serve(self) -> None:
+        """Answer requests until the channel closes."""
+        while True:
+            msg = self.reader.read()
+            op = getattr(self, f"op_{msg.get('op')}", None) if isinstance(msg, dict) else None
+            try:
+                if op is None:
+                    raise ValueError(f"unknown request {msg!r:.80}")
+                reply = op(msg)
+            except BaseException as exc:  # the student's code may raise anything, even SystemExit
+                reply = _describe(exc)
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except Exception:
+                        pass
+            reply["id"] = msg.get("id") if isinstance(msg, dict) else None
+            try:
+                write_frame(self.out_fd, reply)
+            except Exception as exc:
+                write_frame(self.out_fd, {**_describe(exc), "id": reply["id"]})
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of the sandbox process.
+
+    Parameters
+    ----------
+    argv : list of str
+        ``[prog, request_fd, response_fd]``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    in_fd, out_fd = int(argv[1]), int(argv[2])
+    reader = FrameReader(in_fd)
+    setup = reader.read()
+    report, cwd = isolate(
+        uid=setup.get("uid"),
+        workdir=setup["workdir"],
+        limits=Limits(**setup["limits"]),
+        hide=setup.get("hide", []),
+        needed=setup.get("needed", []),
+    )
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(setup.get("env", {}))
+    os.environ["HOME"] = cwd
+    for fd in (in_fd, out_fd):
+        os.set_inheritable(fd, False)
+    forbid = setup.get("forbid_modules", [])
+    for name in list(sys.modules):
+        if any(name == f or name.startswith(f + ".") for f in forbid):
+            del sys.modules[name]
+    sys.meta_path.insert(0, _ForbiddenImports(forbid))
+    report["imports_blocked"] = forbid
+    server = Server(reader, out_fd)
+    for name in setup.get("preimport", []):
+        try:
+            __import__(name)
+        except Exception:
+            pass
+    sys.argv = ["notebook"]
+    write_frame(out_fd, {"op": "ready", "isolation": report, "cwd": cwd})
+    server.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except BaseException:  # channel closed or the student broke the loop: just go away
+        os._exit(0)

@@ -1,0 +1,191 @@
+"""The ``autograder`` command.
+
+::
+
+    autograder release  <assignment>
+    autograder grade    <assignment> [<submissions>] [--workers N] [--timeout S] [--memory M]
+    autograder export   <file.csv> [--assignment A]...
+    autograder collect  <assignment> <zip-or-folder> [--pattern REGEX]
+    autograder feedback <assignment>
+    autograder report   <assignment>
+
+The course directory is ``--course-dir``, else ``$AUTOGRADER_COURSE_DIR``, else the current folder
+when it holds ``nbgrader_config.py``, else ``./exercises``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+
+from autograder.config import load_course
+
+__all__ = ["main"]
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from autograder.release import ReleaseError, release
+
+    course = load_course(args.course_dir)
+    try:
+        files = release(course, args.assignment)
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for f in files:
+        print(f"released {f}")
+    print("checked: no solution code and no hidden tests in the release")
+    return 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.grade import GradeOptions, grade_assignment
+
+    course = load_course(args.course_dir)
+    opts = GradeOptions(
+        workers=args.workers,
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        memory_mb=args.memory,
+        regrade=args.regrade,
+        progress=not args.quiet,
+        runner_path=[os.path.abspath(p) for p in args.runner_path],
+    )
+    summary = grade_assignment(course, args.assignment, args.submissions, opts)
+    statuses = Counter(r["status"] for r in summary.results.values())
+    print(
+        f"graded {len(summary.graded)} submission(s) in {summary.seconds:.1f} s "
+        f"({len(summary.skipped)} already graded); "
+        + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    )
+    if summary.isolation:
+        print("isolation: " + json.dumps(summary.isolation, indent=1))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from autograder.gradebook import export_csv
+
+    course = load_course(args.course_dir)
+    n = export_csv(course, args.file, args.assignment or None)
+    print(f"wrote {n} row(s) to {args.file}")
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from autograder.collect import CollectError, collect
+
+    course = load_course(args.course_dir)
+    try:
+        report = collect(course, args.assignment, args.source, args.pattern)
+    except CollectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for student, files in sorted(report.imported.items()):
+        print(f"{student}: {', '.join(files)}")
+    for name, why in report.unmatched:
+        print(f"UNMATCHED {name}: {why}", file=sys.stderr)
+    print(f"collected {len(report.imported)} student(s); {len(report.unmatched)} unmatched")
+    return 0
+
+
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.feedback import write_feedback
+
+    course = load_course(args.course_dir)
+    paths = write_feedback(course, args.assignment)
+    print(f"wrote {len(paths)} feedback file(s) under {os.path.join(course.root, 'feedback')}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from autograder.report import write_report
+
+    course = load_course(args.course_dir)
+    out = write_report(course, args.assignment)
+    print(f"report: {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the tests and ``--help``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    p = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0])
+    p.add_argument("--course-dir", help="nbgrader course directory (default: see below)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("release", help="generate the student version and check it for leaks")
+    r.add_argument("assignment")
+    r.set_defaults(func=_cmd_release)
+
+    g = sub.add_parser("grade", help="grade submissions in parallel into the gradebook")
+    g.add_argument("assignment")
+    g.add_argument(
+        "submissions", nargs="?", help="<dir>/<student>/<assignment>/ (default: submitted/)"
+    )
+    g.add_argument("--workers", type=int, help="parallel submissions (default: one per core)")
+    g.add_argument("--timeout", type=float, help="seconds per submission (default 120)")
+    g.add_argument("--cell-timeout", type=float, help="seconds per cell or call (default 30)")
+    g.add_argument("--memory", type=int, help="sandbox memory limit in MiB (default 1024)")
+    g.add_argument("--regrade", action="store_true", help="forget earlier runs, grade everything")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--runner-path",
+        action="append",
+        default=[],
+        help="extra import path for the trusted test runner only",
+    )
+    g.set_defaults(func=_cmd_grade)
+
+    e = sub.add_parser("export", help="write scores from the gradebook as CSV")
+    e.add_argument("file")
+    e.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    e.set_defaults(func=_cmd_export)
+
+    c = sub.add_parser("collect", help="import an LMS zip export or a folder into submitted/")
+    c.add_argument("assignment")
+    c.add_argument("source", help="a .zip file or a folder")
+    c.add_argument("--pattern", help="regex with a group named 'student' applied to each path")
+    c.set_defaults(func=_cmd_collect)
+
+    f = sub.add_parser("feedback", help="per-student HTML feedback (no hidden test code)")
+    f.add_argument("assignment")
+    f.set_defaults(func=_cmd_feedback)
+
+    rp = sub.add_parser("report", help="score histogram, most failed tests, flagged submissions")
+    rp.add_argument("assignment")
+    rp.set_defaults(func=_cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

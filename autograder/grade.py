@@ -1,0 +1,365 @@
+"""``autograder grade``: grade a folder of submissions in parallel, resumably.
+
+Layout: ``<submissions>/<student>/<assignment>/*.ipynb`` (default: the course's ``submitted/``).
+Each submission is graded by its own trusted runner process (:mod:`autograder.runner`, killed if it
+overruns), which runs the student's code in a sandbox. This process only schedules, shows
+progress, keeps the journal and writes the gradebook, so one bad submission can never stop the
+batch: whatever happens to a runner becomes a ``crashed`` result with score 0 and a message.
+
+Per submission the result JSON is kept in ``.autograder/<assignment>/results/<student>.json``; the
+journal (``journal.jsonl``) makes a killed run resumable without grading anything twice, and
+``grade.log`` records each run, with the isolation that was applied.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from autograder.config import Course
+from autograder.forbid import module_locations
+from autograder.gradebook import open_gradebook, store_result
+from autograder.journal import Journal
+from autograder.notebook import NotebookSpec, load_assignment
+from autograder.progress import Progress, format_seconds
+
+__all__ = ["GradeOptions", "GradeSummary", "discover", "failed_result", "grade_assignment"]
+
+
+@dataclass
+class GradeOptions:
+    """Options of a grading run (``None``: take the course's setting).
+
+    Attributes
+    ----------
+    workers : int or None
+        Parallel submissions (default: one per core).
+    timeout : float or None
+        Wall-clock seconds per submission.
+    cell_timeout : float or None
+        Wall-clock seconds per cell and per call into the student's code.
+    memory_mb : int or None
+        Address-space limit of the sandbox.
+    regrade : bool
+        Forget the journal and grade everything again.
+    progress : bool
+        Draw the progress bar.
+    runner_path : list of str
+        Extra ``sys.path`` entries for the trusted runner only (e.g. a reference library that is
+        not installed); never visible to the sandbox.
+    """
+
+    workers: int | None = None
+    timeout: float | None = None
+    cell_timeout: float | None = None
+    memory_mb: int | None = None
+    regrade: bool = False
+    progress: bool = True
+    runner_path: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GradeSummary:
+    """What a grading run did.
+
+    Attributes
+    ----------
+    graded : list of str
+        Students graded in this run.
+    skipped : list of str
+        Students already graded by an earlier (possibly killed) run.
+    results : dict
+        Student -> result (all of them, from this and earlier runs).
+    seconds : float
+        Wall-clock time of this run.
+    isolation : dict
+        The isolation report of a sandbox of this run (empty if none ran).
+    """
+
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    results: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+    isolation: dict = field(default_factory=dict)
+
+
+def discover(submissions_root: str, assignment: str) -> list[tuple[str, str]]:
+    """Find ``<root>/<student>/<assignment>/`` folders.
+
+    Parameters
+    ----------
+    submissions_root : str
+        The folder with one subfolder per student.
+    assignment : str
+        The assignment.
+
+    Returns
+    -------
+    list of (student, folder)
+        Sorted by student id.
+    """
+    if not os.path.isdir(submissions_root):
+        raise FileNotFoundError(f"no submissions folder {submissions_root}")
+    out = []
+    for student in sorted(os.listdir(submissions_root)):
+        folder = os.path.join(submissions_root, student, assignment)
+        if not student.startswith(".") and os.path.isdir(folder) and not os.path.islink(folder):
+            out.append((student, folder))
+    return out
+
+
+def failed_result(
+    specs: list[NotebookSpec], student: str, assignment: str, status: str, message: str
+) -> dict:
+    """A result with zero points for every test, used when a runner could not produce one.
+
+    Parameters
+    ----------
+    specs : list of NotebookSpec
+        The assignment's notebooks.
+    student, assignment : str
+        Who and what.
+    status : str
+        ``crashed``, ``timeout``...
+    message : str
+        Why.
+
+    Returns
+    -------
+    dict
+        A result in the runner's format.
+    """
+    notebooks = []
+    for spec in specs:
+        tests = []
+        for cell in spec.graded:
+            manual = cell.kind == "manual"
+            tests.append(
+                {
+                    "grade_id": cell.grade_id,
+                    "kind": "manual" if manual else "auto",
+                    "points": None if manual else 0.0,
+                    "max_points": cell.points,
+                    "passed": False,
+                    "status": "manual" if manual else status,
+                    "message": "needs manual grading" if manual else message,
+                }
+            )
+        notebooks.append(
+            {"notebook": spec.name, "status": status, "messages": [message], "tests": tests}
+        )
+    return {
+        "student": student,
+        "assignment": assignment,
+        "status": status,
+        "score": 0.0,
+        "max_score": sum(s.auto_max_score for s in specs),
+        "manual_max_score": sum(s.max_score - s.auto_max_score for s in specs),
+        "notebooks": notebooks,
+        "messages": [message],
+    }
+
+
+def _run_one(job: dict, specs: list[NotebookSpec], hard_timeout: float) -> dict:
+    tmp = tempfile.mkdtemp(prefix="autograder-job-")
+    job = {**job, "tmp_dir": tmp}
+    job_path, result_path = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
+    with open(job_path, "w") as fh:
+        json.dump(job, fh)
+    cmd = [sys.executable, "-I", "-m", "autograder.runner", job_path, result_path]
+    try:
+        with open(os.path.join(tmp, "stderr.txt"), "wb") as err:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+                cwd=tmp,
+            )
+            try:
+                code = proc.wait(timeout=hard_timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                code = "killed after the time limit"
+        if os.path.isfile(result_path):
+            with open(result_path) as fh:
+                return json.load(fh)
+        with open(os.path.join(tmp, "stderr.txt"), "rb") as fh:
+            tail = fh.read()[-1500:].decode("utf-8", "replace").strip()
+        status = "timeout" if isinstance(code, str) else "crashed"
+        msg = f"the grader's runner for this submission failed ({code})"
+        return failed_result(
+            specs,
+            job["student"],
+            job["assignment"],
+            status,
+            msg + (f": {tail.splitlines()[-1]}" if tail else ""),
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _atomic_json(path: str, data: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _ensure_in_gradebook(course: Course, assignment: str) -> None:
+    from nbgrader.api import MissingEntry
+
+    with open_gradebook(course) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    from autograder.release import release
+
+    release(course, assignment)  # nbgrader records the assignment's cells in the gradebook
+
+
+def grade_assignment(
+    course: Course,
+    assignment: str,
+    submissions_root: str | None = None,
+    options: GradeOptions | None = None,
+) -> GradeSummary:
+    """Grade every submission of an assignment that is not graded yet.
+
+    Parameters
+    ----------
+    course : Course
+        The course.
+    assignment : str
+        The assignment (a folder in ``source/``).
+    submissions_root : str, optional
+        ``<root>/<student>/<assignment>/``; default: the course's ``submitted/``.
+    options : GradeOptions, optional
+        Workers, limits, regrade.
+
+    Returns
+    -------
+    GradeSummary
+        What was graded, and all results.
+    """
+    opts = options or GradeOptions()
+    start = time.monotonic()
+    root = os.path.abspath(submissions_root or course.submitted_dir)
+    specs = load_assignment(course.source_dir(assignment))
+    subs = discover(root, assignment)
+    state = course.state_dir(assignment)
+    results_dir = os.path.join(state, "results")
+    os.makedirs(results_dir, exist_ok=True)
+    lock = open(os.path.join(state, "lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise RuntimeError(f"another grading run of {assignment} is in progress") from None
+    _ensure_in_gradebook(course, assignment)
+    journal = Journal(os.path.join(state, "journal.jsonl"))
+    if opts.regrade:
+        journal.reset()
+    graded, stored = journal.read()
+    summary = GradeSummary()
+    s = course.settings
+    timeout = float(opts.timeout or s["timeout"])
+    cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
+    forbid_modules, hide = {}, [course.root, root, state]
+    for spec in specs:
+        modules, paths = module_locations(spec.forbid)
+        forbid_modules[spec.name] = modules
+        hide.extend(p for p in paths if p not in hide)
+    limits = {k: s[k] for k in ("nproc", "fsize_mb", "nofile", "tmp_mb")}
+    limits["memory_mb"] = int(opts.memory_mb or s["memory_mb"])
+    limits["cpu_s"] = int(timeout) + 5
+    base_job = {
+        "assignment": assignment,
+        "source_dir": course.source_dir(assignment),
+        "limits": limits,
+        "timeout": timeout,
+        "cell_timeout": cell_timeout,
+        "hide": hide,
+        "forbid_modules": forbid_modules,
+        "uid_base": int(s["uid_base"]),
+        "output_cap": int(s["output_cap"]),
+        "runner_path": list(opts.runner_path),
+    }
+    log = open(os.path.join(state, "grade.log"), "a")
+    log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment} from {root}\n")
+    with open_gradebook(course) as gb:
+        for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
+            with open(os.path.join(results_dir, f"{student}.json")) as fh:
+                store_result(gb, json.load(fh))
+            journal.append("stored", student)
+        todo = [(st, folder) for st, folder in subs if st not in graded]
+        summary.skipped = [st for st, _ in subs if st in graded]
+        workers = max(1, opts.workers or os.cpu_count() or 1)
+        progress = Progress(len(todo), enabled=opts.progress)
+        if summary.skipped:
+            log.write(f"resuming: {len(summary.skipped)} already graded\n")
+        with cf.ThreadPoolExecutor(workers) as pool:
+            futures = {
+                pool.submit(
+                    _run_one,
+                    {**base_job, "student": st, "submission_dir": folder},
+                    specs,
+                    timeout + 30,
+                ): st
+                for st, folder in todo
+            }
+            for fut in cf.as_completed(futures):
+                student = futures[fut]
+                try:
+                    result = fut.result()
+                except Exception as exc:  # e.g. no disk space for the job folder
+                    result = failed_result(
+                        specs, student, assignment, "crashed", f"grader error: {exc}"
+                    )
+                _atomic_json(os.path.join(results_dir, f"{student}.json"), result)
+                journal.append("graded", student, status=result["status"], score=result["score"])
+                store_result(gb, result)
+                journal.append("stored", student)
+                summary.graded.append(student)
+                iso = next(
+                    (nb["isolation"] for nb in result.get("notebooks", []) if nb.get("isolation")),
+                    None,
+                )
+                if iso and not summary.isolation:
+                    summary.isolation = iso
+                    log.write(f"isolation: {json.dumps(iso)}\n")
+                log.write(
+                    f"{student}: {result['status']} {result['score']:g}/{result['max_score']:g}\n"
+                )
+                log.flush()
+                progress.update(
+                    f"{student}: {result['status']} {result['score']:g}/{result['max_score']:g}"
+                )
+    journal.close()
+    for st, _ in subs:
+        path = os.path.join(results_dir, f"{st}.json")
+        if os.path.isfile(path):
+            with open(path) as fh:
+                summary.results[st] = json.load(fh)
+    summary.seconds = time.monotonic() - start
+    log.write(
+        f"done: {len(summary.graded)} graded, {len(summary.skipped)} skipped in "
+        f"{format_seconds(summary.seconds)}\n"
+    )
+    log.close()
+    lock.close()
+    return summary

@@ -1,0 +1,366 @@
+"""The trusted test runner: grades one submission, in its own process.
+
+Run as ``python -I -m autograder.runner JOB.json RESULT.json`` by :mod:`autograder.grade`. It reads
+the SOURCE notebooks (tests, hidden tests, points), starts a :class:`~autograder.sandbox.Sandbox`
+with the student's code, and executes the source's code cells in order in a namespace where the
+names the student defined are proxies: instructor cells give the tests their imports and helpers,
+test cells are graded (pass = no exception; the message is the exception's message, never a
+traceback of test code). Warnings and stderr never cost points. The result is written as JSON.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import ctypes
+import io
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from typing import Any
+
+from autograder import forbid as forbid_mod
+from autograder.isolation import Limits, acquire_uid
+from autograder.notebook import (
+    InvalidNotebook,
+    NotebookSpec,
+    load_assignment,
+    load_notebook_json,
+    student_cells,
+)
+from autograder.proxy import RemoteFunction
+from autograder.sandbox import Sandbox, SandboxCrashed, SandboxTimeout, StudentError
+
+__all__ = ["grade_submission", "main"]
+
+_STATUS_ORDER = [
+    "ok",
+    "forbidden-import",
+    "timeout",
+    "crashed",
+    "missing-notebook",
+    "invalid-notebook",
+    "error",
+]
+
+
+class _CellTimeout(BaseException):
+    """Raised by the alarm inside a test cell that runs too long (not catchable as Exception)."""
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _CellTimeout()
+
+
+def _test_result(cell: Any, passed: bool, status: str, message: str = "") -> dict:
+    return {
+        "grade_id": cell.grade_id,
+        "kind": "manual" if cell.kind == "manual" else "auto",
+        "points": cell.points if passed else 0.0,
+        "max_points": cell.points,
+        "passed": passed,
+        "status": status,
+        "message": message,
+    }
+
+
+def _not_run(spec: NotebookSpec, status: str, message: str) -> list[dict]:
+    out = []
+    for cell in spec.graded:
+        if cell.kind == "manual":
+            out.append(
+                {**_test_result(cell, False, "manual", "needs manual grading"), "points": None}
+            )
+        else:
+            out.append(_test_result(cell, False, status, message))
+    return out
+
+
+def _solution_names(spec: NotebookSpec) -> dict[str, str]:
+    """Name -> grade id of the source solution cell that defines it (for helpful messages)."""
+    import ast
+
+    out = {}
+    for cell in spec.cells:
+        if cell.kind in ("solution", "answer"):
+            try:
+                for stmt in ast.parse(cell.source).body:
+                    for name in forbid_mod.bound_names(stmt):
+                        out.setdefault(name, cell.grade_id)
+            except SyntaxError:
+                continue
+    return out
+
+
+def _explain(exc: BaseException, spec: NotebookSpec, runs: dict[str, Any]) -> tuple[str, str]:
+    """Status and student-facing message for an exception raised while running a test cell."""
+    if isinstance(exc, _CellTimeout | SandboxTimeout):
+        return "timeout", str(exc) or "the test did not finish in time"
+    if isinstance(exc, SandboxCrashed):
+        return "crashed", str(exc)
+    if isinstance(exc, StudentError):
+        hint = " (not implemented yet?)" if exc.type_name == "NotImplementedError" else ""
+        return "failed", f"your code raised {exc}{hint}"
+    if isinstance(exc, NameError) and getattr(exc, "name", None):
+        name = exc.name
+        owner = _solution_names(spec).get(name)
+        if owner:
+            run = runs.get(owner)
+            why = f": that cell failed with {run.error}" if run and run.error else ""
+            return "failed", f"`{name}` is not defined; it should come from cell '{owner}'{why}"
+        return "failed", f"`{name}` is not defined"
+    text = str(exc)
+    return "failed", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _run_tests(
+    spec: NotebookSpec,
+    sandbox: Sandbox,
+    tainted: dict[str, str],
+    cell_timeout: float,
+    deadline: float,
+) -> tuple[list[dict], list[str]]:
+    """Execute the source's instructor and test cells in order; grade the tests."""
+    trusted = [c for c in spec.cells if c.kind in ("instructor", "test")]
+    bound: set[str] = set(dir(builtins))
+    free: set[str] = set()
+    for cell in trusted:
+        free |= forbid_mod.free_names(cell.source)
+        try:
+            import ast
+
+            bound |= forbid_mod.bound_names(ast.parse(cell.source))
+        except SyntaxError:
+            pass
+    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    log: list[str] = []
+    try:
+        names = sandbox.names()
+    except (SandboxCrashed, SandboxTimeout) as exc:
+        names = {}
+        log.append(f"could not list the student's names: {exc}")
+    for name, kind in names.items():
+        if name not in free or name in bound or name.startswith("_"):
+            continue  # the student cannot shadow the tests' own names or builtins
+        if kind == "callable":
+            ns[name] = RemoteFunction(sandbox, name)
+        else:
+            try:
+                ns[name] = sandbox.get({"name": name})
+            except (StudentError, SandboxCrashed, SandboxTimeout) as exc:
+                log.append(f"could not fetch {name}: {exc}")
+    runs = {run.label: run for run in sandbox.runs}
+    answers = {label: run for label, run in runs.items()}
+    results = []
+    for cell in spec.cells:
+        if cell.kind == "manual":
+            res = _test_result(cell, False, "manual", "needs manual grading")
+            results.append({**res, "points": None})
+            continue
+        if cell.kind == "answer":
+            run = answers.get(cell.grade_id)
+            ok = run is not None and run.status == "ok"
+            msg = "" if ok else (run.error if run else "the cell is missing")
+            results.append(_test_result(cell, ok, "ok" if ok else "failed", msg))
+            continue
+        if cell.kind not in ("instructor", "test"):
+            continue
+        used = sorted(forbid_mod.free_names(cell.source) & tainted.keys())
+        if cell.kind == "test" and used:
+            why = f"`{used[0]}` {tainted[used[0]]}"
+            results.append(_test_result(cell, False, "forbidden-import", why))
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.2:
+            if cell.kind == "test":
+                msg = "not run: the submission's total time ran out"
+                results.append(_test_result(cell, False, "timeout", msg))
+            continue
+        limit = min(cell_timeout, remaining)
+        sandbox.call_deadline = time.monotonic() + limit
+        signal.setitimer(signal.ITIMER_REAL, limit + 1.0)
+        error: BaseException | None = None
+        try:
+            code = compile(cell.source, f"<{cell.grade_id or f'cell {cell.index}'}>", "exec")
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                exec(code, ns)
+        except (Exception, _CellTimeout) as exc:
+            error = exc
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sandbox.call_deadline = None
+        if cell.kind == "instructor":
+            if error is not None:
+                log.append(f"instructor cell {cell.index}: {type(error).__name__}: {error}")
+            continue
+        if error is None:
+            results.append(_test_result(cell, True, "ok"))
+        else:
+            status, message = _explain(error, spec, runs)
+            results.append(_test_result(cell, False, status, message[:3000]))
+    return results, log
+
+
+def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, tmp: str) -> dict:
+    sub_dir = job["submission_dir"]
+    path = os.path.join(sub_dir, f"{spec.name}.ipynb")
+    out: dict[str, Any] = {"notebook": spec.name, "status": "ok", "messages": []}
+    if not os.path.isfile(path):
+        others = sorted(n for n in _listdir(sub_dir) if n.endswith(".ipynb"))
+        hint = f"; found {', '.join(others)} (renamed?)" if others else ""
+        msg = f"{spec.name}.ipynb is missing from the submission{hint}"
+        out.update(status="missing-notebook", tests=_not_run(spec, "missing-notebook", msg))
+        out["messages"].append(msg)
+        return out
+    try:
+        nb = load_notebook_json(path)
+    except InvalidNotebook as exc:
+        out.update(status="invalid-notebook", tests=_not_run(spec, "invalid-notebook", str(exc)))
+        out["messages"].append(str(exc))
+        return out
+    cells = student_cells(spec, nb)
+    tainted, violations = forbid_mod.tainted_names(cells, spec.forbid)
+    if violations:
+        out["messages"].extend(f"forbidden: {v}" for v in violations[:10])
+    lim = job["limits"]
+    files = {f"{spec.name}.ipynb": path}
+    for rel in spec.data_files:
+        src = os.path.join(os.path.dirname(spec.path), rel)
+        if os.path.isfile(src):
+            files[os.path.basename(rel)] = src
+    forbid_modules = job.get("forbid_modules", {}).get(spec.name, [])
+    sandbox = Sandbox(
+        cells,
+        limits=Limits(**{k: v for k, v in lim.items() if k in Limits.__dataclass_fields__}),
+        cell_timeout=job["cell_timeout"],
+        deadline=deadline,
+        files=files,
+        hide=job.get("hide", []),
+        forbid_modules=forbid_modules,
+        lease=lease,
+        tmp_base=tmp,
+        output_cap=job.get("output_cap", 64 * 1024),
+    )
+    try:
+        sandbox.start()
+        tests, log = _run_tests(spec, sandbox, tainted, job["cell_timeout"], deadline)
+    finally:
+        sandbox.close()
+    text, total = sandbox.output
+    out["isolation"] = sandbox.isolation
+    out["cells"] = [vars(r) for r in sandbox.runs]
+    out["output_head"] = text[-4000:] if len(text) > 4000 else text
+    out["output_bytes"] = total
+    out["tests"] = tests
+    out["messages"].extend(log)
+    statuses = {t["status"] for t in tests} | {r.status for r in sandbox.runs}
+    for status in ("timeout", "crashed", "forbidden-import"):
+        if status in statuses:
+            out["status"] = status
+    return out
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def grade_submission(job: dict) -> dict:
+    """Grade one submission as described by ``job`` (see :mod:`autograder.grade`).
+
+    Parameters
+    ----------
+    job : dict
+        ``student``, ``assignment``, ``source_dir``, ``submission_dir``, ``limits``, ``timeout``,
+        ``cell_timeout``, ``hide`` and optional ``uid_base``, ``tmp_dir``.
+
+    Returns
+    -------
+    dict
+        The result: ``status``, ``score``, ``max_score``, per-notebook ``tests`` and ``cells``.
+    """
+    start = time.monotonic()
+    deadline = start + float(job["timeout"])
+    result: dict[str, Any] = {"student": job["student"], "assignment": job["assignment"]}
+    specs = load_assignment(job["source_dir"])
+    extra = sorted(
+        set(_listdir(job["submission_dir"]))
+        - {f"{s.name}.ipynb" for s in specs}
+        - {"timestamp.txt"}
+    )
+    lease = acquire_uid(job.get("uid_base", 61000)) if os.geteuid() == 0 else None
+    tmp = tempfile.mkdtemp(prefix="run-", dir=job.get("tmp_dir"))
+    os.chmod(tmp, 0o711)
+    notebooks = []
+    try:
+        for spec in specs:
+            notebooks.append(_grade_notebook(spec, job, lease, deadline, tmp))
+    finally:
+        if lease is not None:
+            lease.release()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    statuses = [nb["status"] for nb in notebooks]
+    result["status"] = max(statuses, key=_STATUS_ORDER.index) if statuses else "ok"
+    tests = [t for nb in notebooks for t in nb["tests"]]
+    result["score"] = sum(t["points"] or 0 for t in tests if t["kind"] == "auto")
+    result["max_score"] = sum(t["max_points"] for t in tests if t["kind"] == "auto")
+    result["manual_max_score"] = sum(t["max_points"] for t in tests if t["kind"] == "manual")
+    result["notebooks"] = notebooks
+    result["messages"] = [m for nb in notebooks for m in nb["messages"]]
+    if extra:
+        result["messages"].append(f"extra files ignored: {', '.join(extra[:20])}")
+    result["duration_s"] = round(time.monotonic() - start, 3)
+    return result
+
+
+def _set_parent_death_signal() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of the sandbox come to us
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m autograder.runner JOB.json RESULT.json``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments.
+
+    Returns
+    -------
+    int
+        Exit status (0 when a result was written).
+    """
+    argv = sys.argv if argv is None else argv
+    _set_parent_death_signal()
+    signal.signal(signal.SIGALRM, _alarm)
+    with open(argv[1]) as fh:
+        job = json.load(fh)
+    for path in reversed(job.get("runner_path", [])):
+        sys.path.insert(0, path)
+    result = grade_submission(job)
+    tmp = argv[2] + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(result, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, argv[2])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,499 @@
+"""Trusted side of the sandbox: start it, feed it the student's cells, call into it, kill it.
+
+One :class:`Sandbox` runs one submission's notebook. Each cell and each call has a wall-clock
+deadline (also bounded by the submission's deadline); when one passes, or the process dies, the
+whole process group and (as root) every process of the sandbox uid get SIGKILL. The sandbox is then
+restarted on demand (a bounded number of times) without the cell that killed it, so one endless
+loop or ``os._exit`` costs only the tests that need that cell.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from autograder import codec
+from autograder.frames import ChannelClosed, FrameReader, ProtocolError, write_frame
+from autograder.isolation import Limits, UidLease, kill_uid, make_workdir
+
+__all__ = ["CellRun", "Sandbox", "SandboxCrashed", "SandboxError", "SandboxTimeout", "StudentError"]
+
+_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+class SandboxError(Exception):
+    """The sandbox could not answer (base class)."""
+
+
+class SandboxTimeout(SandboxError):
+    """The student's code did not finish before its deadline (the sandbox was killed)."""
+
+
+class SandboxCrashed(SandboxError):
+    """The sandbox process died or broke the protocol."""
+
+
+class StudentError(Exception):
+    """The student's code raised an exception; ``type_name``/``message``/``student_traceback``."""
+
+    def __init__(self, type_name: str, message: str, student_traceback: str = "") -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+        self.student_traceback = student_traceback
+
+
+@dataclass
+class CellRun:
+    """What happened to one of the student's cells.
+
+    Attributes
+    ----------
+    label : str
+        Grade id or ``cell <n>``.
+    status : str
+        ``ok``, ``error``, ``timeout``, ``crashed`` or ``not-run``.
+    error : str
+        The error message (empty when ``ok``).
+    """
+
+    label: str
+    status: str = "not-run"
+    error: str = ""
+
+
+@dataclass
+class _Output:
+    """Drains the sandbox's stdout/stderr pipe, keeping at most ``cap`` bytes."""
+
+    fd: int
+    cap: int
+    head: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def run(self) -> None:
+        try:
+            while True:
+                chunk = os.read(self.fd, 1 << 16)
+                if not chunk:
+                    break
+                self.total += len(chunk)
+                room = self.cap - len(self.head)
+                if room > 0:
+                    self.head += chunk[:room]
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)
+
+
+def _reap_orphans() -> None:
+    """Collect zombies of the sandbox's orphans (the runner is their subreaper)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as fh:
+                    ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(name))
+            except (OSError, ValueError, IndexError):
+                continue
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+class Sandbox:
+    """A sandboxed interpreter holding one student's namespace.
+
+    Parameters
+    ----------
+    cells : list of (label, code)
+        The student's cells, in order.
+    limits : Limits
+        Resource limits.
+    cell_timeout : float
+        Wall-clock seconds per cell and per call.
+    deadline : float
+        :func:`time.monotonic` time when the whole submission must be done.
+    files : dict
+        File name -> path of a file to place in the working directory.
+    hide : list of str
+        Paths the sandbox must not see.
+    forbid_modules : list of str
+        Modules whose import is blocked.
+    lease : UidLease or None
+        The uid to run as (root only).
+    tmp_base : str
+        Where working directories are created.
+    max_restarts : int
+        How often the sandbox may be restarted after a timeout or crash.
+    output_cap : int
+        Bytes of the student's output kept.
+    """
+
+    def __init__(
+        self,
+        cells: list[tuple[str, str]],
+        *,
+        limits: Limits,
+        cell_timeout: float,
+        deadline: float,
+        files: dict[str, str],
+        hide: list[str],
+        forbid_modules: list[str],
+        lease: UidLease | None,
+        tmp_base: str,
+        max_restarts: int = 3,
+        output_cap: int = 64 * 1024,
+    ) -> None:
+        self.cells = cells
+        self.limits = limits
+        self.cell_timeout = cell_timeout
+        self.deadline = deadline
+        self.files = files
+        self.hide = hide
+        self.forbid_modules = forbid_modules
+        self.lease = lease
+        self.tmp_base = tmp_base
+        self.restarts_left = max_restarts
+        self.output_cap = output_cap
+        self.runs = [CellRun(label) for label, _ in cells]
+        self.skip: set[int] = set()
+        self.isolation: dict = {}
+        self.generation = 0
+        self.call_deadline: float | None = None
+        self.death: str = ""
+        self._proc: subprocess.Popen | None = None
+        self._outputs: list[_Output] = []
+        self._next_id = 0
+
+    # --------------------------------------------------------------------------- lifecycle ----
+    @property
+    def alive(self) -> bool:
+        """Whether the sandbox process is running and usable."""
+        return self._proc is not None
+
+    def start(self) -> None:
+        """Start the process and run every cell not skipped (restarting after a fatal cell)."""
+        while True:
+            self._spawn()
+            fatal = self._run_cells()
+            if fatal is None:
+                return
+            self.skip.add(fatal)
+            if not self._may_restart():
+                return
+
+    def _may_restart(self) -> bool:
+        if self.restarts_left <= 0 or time.monotonic() >= self.deadline - 0.5:
+            return False
+        self.restarts_left -= 1
+        return True
+
+    def ensure(self) -> None:
+        """Restart a dead sandbox if the budget allows, else raise :class:`SandboxCrashed`."""
+        if self.alive:
+            return
+        if not self._may_restart():
+            raise SandboxCrashed(
+                f"your code's process is gone ({self.death}) and was not restarted"
+            )
+        self.start()
+        if not self.alive:
+            raise SandboxCrashed(f"your code's process could not be restarted ({self.death})")
+
+    def _spawn(self) -> None:
+        uid = self.lease.uid if self.lease else None
+        workdir = make_workdir(self.tmp_base, uid)
+        for name, path in self.files.items():
+            dest = os.path.join(workdir, name)
+            shutil.copyfile(path, dest)
+            if uid is not None:
+                os.chown(dest, uid, uid)
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        cmd = [sys.executable, "-I", "-m", "autograder._child", str(req_r), str(resp_w)]
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(req_r, resp_w),
+                start_new_session=True,
+                env=dict(_ENV),
+                cwd="/",
+            )
+        finally:
+            for fd in (req_r, resp_w, out_w):
+                os.close(fd)
+        self.generation += 1
+        self._req = req_w
+        os.set_blocking(req_w, False)
+        self._reader = FrameReader(resp_r)
+        self._resp = resp_r
+        out = _Output(out_r, self.output_cap)
+        threading.Thread(target=out.run, daemon=True).start()
+        self._outputs.append(out)
+        python = [sys.prefix, sys.base_prefix, *[p for p in sys.path if p]]
+        setup = {
+            "uid": uid,
+            "workdir": workdir,
+            "limits": {k: v for k, v in vars(self.limits).items() if k != "extra"},
+            "hide": self.hide,
+            "needed": [os.path.realpath(p) for p in python] + [os.path.realpath(sys.executable)],
+            "forbid_modules": self.forbid_modules,
+            "env": _ENV,
+            "preimport": ["numpy"],
+        }
+        try:
+            self._send(setup, min(self.deadline, time.monotonic() + 30))
+            ready = self._reader.read(min(self.deadline, time.monotonic() + 30))
+            if not isinstance(ready, dict) or ready.get("op") != "ready":
+                raise ProtocolError("the sandbox did not start")
+            self.isolation = ready.get("isolation", {}) if self.generation == 1 else self.isolation
+        except (TimeoutError, ProtocolError, OSError) as exc:
+            self.kill(f"could not start the sandbox: {exc}")
+
+    def kill(self, reason: str = "stopped") -> None:
+        """SIGKILL the sandbox's process group (and, as root, all processes of its uid).
+
+        Parameters
+        ----------
+        reason : str
+            Why; kept in :attr:`death` for messages.
+        """
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        self.death = reason
+        stray = _descendants(proc.pid) if self.lease is None else []
+        for pid in [proc.pid, *stray]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if self.lease is not None:
+            kill_uid(self.lease.uid)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        _reap_orphans()
+        for fd in (self._req, self._resp):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Kill the sandbox for good."""
+        self.kill("finished")
+        self.restarts_left = 0
+
+    # ----------------------------------------------------------------------------- output ----
+    @property
+    def output(self) -> tuple[str, int]:
+        """The first bytes of everything the student's code printed, and the total byte count."""
+        head = b"".join(bytes(o.head) for o in self._outputs)[: self.output_cap]
+        return head.decode("utf-8", "replace"), sum(o.total for o in self._outputs)
+
+    # --------------------------------------------------------------------------- requests ----
+    def _send(self, msg: dict, deadline: float) -> None:
+        write_frame(self._req, msg, deadline)
+
+    def _request(self, msg: dict, timeout: float, what: str) -> dict:
+        if self._proc is None:
+            raise SandboxCrashed(f"your code's process is gone ({self.death})")
+        self._next_id += 1
+        msg["id"] = self._next_id
+        deadline = min(time.monotonic() + timeout, self.deadline)
+        if self.call_deadline is not None:
+            deadline = min(deadline, self.call_deadline)
+        try:
+            self._send(msg, deadline)
+            for _ in range(1000):
+                reply = self._reader.read(deadline)
+                if isinstance(reply, dict) and reply.get("id") == msg["id"]:
+                    return reply
+            raise ProtocolError("too many unexpected messages")
+        except TimeoutError:
+            self.kill(f"{what} did not finish within its time limit")
+            raise SandboxTimeout(
+                f"{what} did not finish in time (limit: {self.cell_timeout:g} s per cell or call, "
+                "within the submission's total time)"
+            ) from None
+        except ChannelClosed:
+            code = self._exit_code()
+            self.kill(f"the process exited during {what} (exit status {code})")
+            raise SandboxCrashed(self.death) from None
+        except (ProtocolError, OSError) as exc:
+            self.kill(f"the process broke the protocol during {what}: {exc}")
+            raise SandboxCrashed(self.death) from None
+
+    def _exit_code(self) -> Any:
+        proc = self._proc
+        if proc is None:
+            return None
+        try:
+            code = proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return "still running"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return code
+        return code
+
+    def _run_cells(self) -> int | None:
+        """Run the cells; return the index of a cell that killed the sandbox, else None."""
+        if not self.alive:
+            return None
+        for i, (label, code) in enumerate(self.cells):
+            if i in self.skip:
+                continue
+            first = self.runs[i].status == "not-run"
+            try:
+                reply = self._request(
+                    {"op": "run", "label": label, "code": code},
+                    self.cell_timeout,
+                    f"cell {label!r}",
+                )
+            except SandboxTimeout as exc:
+                self.runs[i] = CellRun(label, "timeout", str(exc))
+                return i
+            except SandboxCrashed as exc:
+                self.runs[i] = CellRun(label, "crashed", str(exc))
+                return i
+            if first:
+                err = reply.get("error") if not reply.get("ok") else None
+                text = _error_text(err) if err else ""
+                self.runs[i] = CellRun(label, "error" if err else "ok", text)
+        return None
+
+    def names(self) -> dict[str, str]:
+        """The student's top-level names and their kinds (``callable``, ``data``, ``object``)."""
+        self.ensure()
+        reply = self._request({"op": "list"}, self.cell_timeout, "listing your names")
+        names = reply.get("names") if reply.get("ok") else None
+        if not isinstance(names, dict):
+            raise SandboxCrashed("the sandbox sent an invalid list of names")
+        return {k: v for k, v in names.items() if isinstance(k, str) and k.isidentifier()}
+
+    def call(
+        self,
+        target: dict,
+        path: list[str],
+        args: tuple,
+        kwargs: dict,
+        warnings: bool = False,
+        what: str = "a call",
+    ) -> tuple[Any, list[str]]:
+        """Call the student's function (``target`` = ``{"name": ...}`` or ``{"handle": ...}``).
+
+        Parameters
+        ----------
+        target : dict
+            What to call.
+        path : list of str
+            Attribute path below the target.
+        args, kwargs
+            Arguments: data, or proxies of the student's own objects, or NumPy ufuncs.
+        warnings : bool
+            Record the warnings the call emits.
+        what : str
+            Description for messages.
+
+        Returns
+        -------
+        value : Any
+            The decoded result (data, or a remote handle proxy).
+        warnings : list of str
+            Recorded warnings (empty unless asked).
+        """
+        from autograder.proxy import encode_argument
+
+        self.ensure()
+        msg = {
+            "op": "call",
+            "target": target,
+            "path": path,
+            "args": [encode_argument(a, self) for a in args],
+            "kwargs": encode_argument(dict(kwargs), self),
+            "warnings": warnings,
+        }
+        reply = self._request(msg, self.cell_timeout, what)
+        return self._result(reply), [str(w) for w in reply.get("warnings", [])][:20]
+
+    def get(self, target: dict, path: list[str] | None = None) -> Any:
+        """Fetch the value of a student's name or attribute (data, or a handle proxy)."""
+        self.ensure()
+        reply = self._request(
+            {"op": "get", "target": target, "path": path or []},
+            self.cell_timeout,
+            "fetching a value",
+        )
+        return self._result(reply)
+
+    def _result(self, reply: dict) -> Any:
+        if not reply.get("ok"):
+            err = reply.get("error")
+            if not isinstance(err, dict):
+                raise SandboxCrashed("the sandbox sent an invalid error")
+            raise StudentError(
+                str(err.get("type", "Error"))[:100],
+                str(err.get("message", ""))[:2000],
+                str(err.get("traceback", ""))[:4000],
+            )
+        from autograder.proxy import RemoteObject
+
+        generation = self.generation
+        try:
+            return codec.decode(
+                reply.get("value"), handle=lambda h: RemoteObject(self, h, generation)
+            )
+        except ProtocolError as exc:
+            raise SandboxCrashed(f"the value your code returned is not plain data: {exc}") from None
+
+
+def _error_text(err: Any) -> str:
+    if not isinstance(err, dict):
+        return "error"
+    kind, msg = str(err.get("type", "Error"))[:100], str(err.get("message", ""))[:2000]
+    return f"{kind}: {msg}" if msg else kind
