@@ -11,10 +11,12 @@ Differences from Keras and PyTorch, explained in the chapter:
   ``b = gamma b + g`` and steps ``-eta b``: identical for a constant learning rate.
 * Nesterov: the lecture evaluates the gradient at the lookahead point ``w + gamma v``. Storing the
   lookahead point as the weights turns this into ``v = gamma v - eta g; w = w + gamma v - eta g``
-  (the form Keras and PyTorch use); the trajectories are the same.
+  (the form Keras and PyTorch use); the gradients and velocities are the same, and the stored
+  weights are the slide's lookahead points ``w + gamma v``.
 * Adagrad, RMSProp, Adam: the lecture puts ``epsilon`` inside the square root,
-  ``eta / sqrt(G + epsilon)``; Keras and PyTorch put it outside, ``eta / (sqrt(G) + epsilon)``.
-  Keras' Adagrad also starts ``G`` at 0.1; PyTorch's RMSprop uses ``gamma = 0.99``.
+  ``eta / sqrt(G + epsilon)``, and so do Keras' Adagrad and RMSprop; PyTorch (all three) and
+  Keras' Adam put it outside, ``eta / (sqrt(G) + epsilon)``. Keras' Adagrad also starts ``G`` at
+  0.1; PyTorch's RMSprop uses ``gamma = 0.99``.
 * Adam's bias correction divides by ``1 - gamma^s`` (the slide omits the power ``s``).
 """
 
