@@ -681,8 +681,9 @@ def _copy_to_torch(model: Sequential, module: TorchSequential) -> None:
 
 
 def _to_numpy(t: Tensor, transpose: bool, dtype: np.dtype) -> Array:
+    """A host copy (never a view of the tensor: on the CPU ``.numpy()`` shares memory)."""
     arr = t.detach().to("cpu").numpy()
-    return np.ascontiguousarray(arr.T if transpose else arr, dtype=dtype)
+    return np.array(arr.T if transpose else arr, dtype=dtype, order="C", copy=True)
 
 
 def to_torch(
