@@ -49,11 +49,10 @@ def _as_numeric(value: Any, name: str, role: str = "") -> np.ndarray:
 
 
 def _fmt(x: Any) -> str:
-    return (
-        np.format_float_positional(x, precision=8, trim="-")
-        if np.isrealobj(x) and np.isfinite(x)
-        else repr(x)
-    )
+    x = x.item() if isinstance(x, np.generic) else x
+    if isinstance(x, float) and np.isfinite(x):
+        return np.format_float_positional(x, precision=10, trim="-")
+    return str(x)
 
 
 def assert_shape(actual: Any, expected_shape: tuple[int, ...], name: str = "result") -> None:

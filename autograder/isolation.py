@@ -118,53 +118,88 @@ def _unshare(libc: ctypes.CDLL, flags: int) -> bool:
     return libc.unshare(flags) == 0
 
 
-def _traversable_by_others(path: str) -> bool:
-    try:
-        return bool(os.stat(path).st_mode & stat.S_IXOTH)
-    except OSError:
-        return False
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+MS_REMOUNT = 32
 
 
-def _closed_ancestors(paths: list[str]) -> dict[str, set[str]]:
-    """Map each non-traversable (no o+x) ancestor directory to the child names needed below it."""
-    out: dict[str, set[str]] = {}
-    for path in paths:
-        parts = os.path.abspath(path).split(os.sep)[1:]
-        cur = "/"
-        for name in parts:
-            if not _traversable_by_others(cur):
-                out.setdefault(cur, set()).add(name)
-                break
-            cur = os.path.join(cur, name)
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop paths inside other paths of the list; keep the order by length."""
+    out: list[str] = []
+    for p in sorted({os.path.normpath(p) for p in paths}, key=len):
+        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+            out.append(p)
     return out
 
 
-def _open_closed_ancestors(libc: ctypes.CDLL, needed: list[str]) -> list[str]:
-    """Cover each closed ancestor with a 0755 tmpfs, re-binding only the needed children."""
-    done = []
-    for parent, children in sorted(_closed_ancestors(needed).items()):
-        fds = {c: os.open(os.path.join(parent, c), os.O_PATH) for c in children}
-        _mount(libc, "tmpfs", parent, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        for name, fd in fds.items():
-            target = os.path.join(parent, name)
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                os.mkdir(target, 0o755)
-            else:
-                open(target, "w").close()
-            _mount(libc, f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-            os.close(fd)
-        done.append(parent)
-    return done
+def _bind(libc: ctypes.CDLL, fd: int, target: str, writable: bool = False) -> None:
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        open(target, "a").close()
+    _mount(libc, f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+    if not writable:
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+        _mount(libc, None, target, None, flags)
 
 
-def _hide(libc: ctypes.CDLL, path: str) -> bool:
-    if os.path.isdir(path):
-        _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0755")
-        return True
-    if os.path.isfile(path):
-        _mount(libc, "/dev/null", path, None, MS_BIND)
-        return True
-    return False
+def _build_root(
+    libc: ctypes.CDLL, workdir: str, needed: list[str], hide: list[str], limits: Limits,
+    uid: int | None,
+) -> tuple[str, list[str]]:  # fmt: skip
+    """Make a new root holding only the system, the interpreter and a private /tmp; chroot to it.
+
+    Everything is bound read-only from the real file system; nothing else (home directories,
+    the course, other students, the grader's files) exists inside. ``hide`` paths that fall
+    inside a bound tree are covered with empty read-only tmpfs mounts.
+    """
+    sources = [p for p in _SYSTEM if os.path.lexists(p)]
+    links = {p: os.readlink(p) for p in sources if os.path.islink(p)}
+    trees = _outermost([p for p in sources if p not in links] + [p for p in needed if os.path.exists(p)])  # fmt: skip
+    # open everything first: the skeleton is mounted over /tmp, where some sources may live
+    fds = {p: os.open(p, os.O_PATH) for p in trees}
+    devs = {d: os.open(f"/dev/{d}", os.O_PATH) for d in _DEVICES if os.path.exists(f"/dev/{d}")}
+    proc = os.open("/proc", os.O_PATH)
+    wfd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+    hidden_fds = {p: os.open(p, os.O_PATH) for p in hide if os.path.exists(p)}
+    new = "/tmp"
+    _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for path, target in links.items():
+        os.symlink(target, new + path)
+    for path, fd in fds.items():
+        _bind(libc, fd, new + path)
+    for name, fd in devs.items():
+        _bind(libc, fd, f"{new}/dev/{name}", writable=True)
+    _bind(libc, proc, new + "/proc", writable=True)
+    hidden = []
+    for path, fd in hidden_fds.items():
+        inside = any(path == t or path.startswith(t.rstrip("/") + "/") for t in trees)
+        if inside and os.path.isdir(f"/proc/self/fd/{fd}"):
+            _mount(libc, "tmpfs", new + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                   "size=4k,mode=0755")  # fmt: skip
+            hidden.append(path)
+        elif inside:
+            _mount(libc, "/dev/null", new + path, None, MS_BIND)
+            hidden.append(path)
+    os.mkdir(new + "/tmp")
+    _mount(libc, "tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={limits.tmp_mb}m,mode=1777")  # fmt: skip
+    work = new + "/tmp/work"
+    os.mkdir(work, 0o700)
+    for name in os.listdir(wfd):
+        src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=wfd)
+        with os.fdopen(src, "rb") as fin, open(os.path.join(work, name), "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+        if uid is not None:
+            os.chown(os.path.join(work, name), uid, uid)
+    if uid is not None:
+        os.chown(work, uid, uid)
+    for fd in [*fds.values(), *devs.values(), proc, wfd, *hidden_fds.values()]:
+        os.close(fd)
+    os.chroot(new)
+    os.chdir("/tmp/work")
+    return "/tmp/work", trees + ["/proc", "/dev/{" + ",".join(devs) + "}"] + [f"hidden: {h}" for h in hidden]  # fmt: skip
 
 
 def _set_limits(limits: Limits) -> dict:
@@ -239,34 +274,14 @@ def isolate(
     if mnt:
         try:
             _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-            wfd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
-            hidden = [p for p in hide if _hide(libc, p)]
-            opened = _open_closed_ancestors(libc, needed)
-            for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
-                if os.path.isdir(tmp):
-                    size = limits.tmp_mb if tmp == "/tmp" else 1
-                    _mount(
-                        libc, "tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777"
-                    )
-            cwd = "/tmp/work"
-            os.mkdir(cwd, 0o700)
-            for name in os.listdir(wfd):
-                src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=wfd)
-                with os.fdopen(src, "rb") as fin, open(os.path.join(cwd, name), "wb") as fout:
-                    shutil.copyfileobj(fin, fout)
-            os.close(wfd)
-            if uid is not None:
-                for name in os.listdir(cwd):
-                    os.chown(os.path.join(cwd, name), uid, uid)
-                os.chown(cwd, uid, uid)
+            cwd, visible = _build_root(libc, workdir, needed, hide, limits, uid)
             report["filesystem"] = (
+                f"chroot into a new root with read-only binds of {', '.join(visible)}; "
                 f"private /tmp (tmpfs, {limits.tmp_mb} MiB) holding only the notebook copy and "
-                f"data files; hidden: {', '.join(hidden) or 'nothing'}; "
-                f"0700 directories opened for the interpreter only: {', '.join(opened) or 'none'}"
+                "data files; nothing else of the real file system is visible"
             )
-        except OSError as exc:
-            report["filesystem"] = f"mount namespace failed ({exc}); using {workdir}"
-            cwd = workdir
+        except OSError as exc:  # fail closed: never run student code half-isolated
+            raise RuntimeError(f"sandbox isolation failed: {exc}") from exc
     else:
         report["filesystem"] = (
             f"no mount namespace; working directory {workdir}; other files are protected only by "

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import site
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +37,9 @@ _ENV = {
     "MPLBACKEND": "Agg",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class SandboxError(Exception):
@@ -266,13 +271,16 @@ class Sandbox:
         out = _Output(out_r, self.output_cap)
         threading.Thread(target=out.run, daemon=True).start()
         self._outputs.append(out)
-        python = [sys.prefix, sys.base_prefix, *[p for p in sys.path if p]]
+        python = [sys.prefix, sys.base_prefix, *site.getsitepackages(), _PACKAGE_DIR]
+        python += [sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
         setup = {
             "uid": uid,
             "workdir": workdir,
             "limits": {k: v for k, v in vars(self.limits).items() if k != "extra"},
             "hide": self.hide,
-            "needed": [os.path.realpath(p) for p in python] + [os.path.realpath(sys.executable)],
+            "needed": sorted(
+                {q for p in python + [sys.executable] for q in (p, os.path.realpath(p))}
+            ),
             "forbid_modules": self.forbid_modules,
             "env": _ENV,
             "preimport": ["numpy"],
