@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 torch = pytest.importorskip("torch")
 
@@ -31,7 +32,8 @@ def _one_torch_thread():
     PyTorch on a shared 2-core machine up to 10x slower (restored afterwards)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1):  # NumPy's BLAS too
+        yield
     torch.set_num_threads(threads)
 
 
