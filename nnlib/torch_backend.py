@@ -1575,6 +1575,9 @@ class TorchModel:
         self.torch_optimizer = self._make_optimizer()
         self._seed_dropout()
         data = _Batches([x, y_dev], self.device, batch_size, self.data_on_device)
+        val_bs = max(batch_size, 256)
+        if validation_data is not None:  # staged (or moved to the device) once for all epochs
+            val_data = self._eval_batches(*validation_data, val_bs, loss_fn)
 
         self.history = History()
         cbs: list[Callback] = [self.history, *(callbacks or [])]
@@ -1638,7 +1641,7 @@ class TorchModel:
                         for cb in nan_guards:
                             cb.on_batch_end(batch, logs)
                 if validation_data is not None:
-                    val = self._evaluate(*validation_data, max(batch_size, 256), loss_fn, names)
+                    val = self._evaluate(val_data, validation_data[1], val_bs, loss_fn, names)
                     logs.update({f"val_{k}": v for k, v in zip(names, val, strict=True)})
                     module.train()
                 for cb in cbs:
@@ -1671,18 +1674,20 @@ class TorchModel:
                 "the data for extreme values."
             )
 
+    def _eval_batches(self, x: Array, y: Array, batch_size: int, loss_fn: _Loss) -> _Batches:
+        y_dev = loss_fn.host_targets(y, self.model.output_shape, self.np_dtype)
+        return _Batches([x, y_dev], self.device, batch_size, self.data_on_device)
+
     @torch.no_grad()
     def _evaluate(
-        self, x: Array, y: Array, batch_size: int, loss_fn: _Loss, names: list[str]
+        self, data: _Batches, y: Array, batch_size: int, loss_fn: _Loss, names: list[str]
     ) -> list[float]:
         module = self.module
         module.eval()
         model = self.model
-        y_dev = loss_fn.host_targets(y, model.output_shape, self.np_dtype)
         dev_metrics = [_device_metric(fn) for _, fn in model.metrics]
         sums = torch.zeros(len(names), dtype=torch.float64, device=self.device)
         host_sums = [0.0] * len(names)
-        data = _Batches([x, y_dev], self.device, batch_size, self.data_on_device)
         for idx, (xb, yb) in data.epoch(batch_size, False, None):
             out = module(xb)
             m = len(idx)
@@ -1695,7 +1700,7 @@ class TorchModel:
                     pred = out.cpu().numpy() if pred is None else pred
                     host_sums[1 + i] += float(fn(y[idx], pred)) * m
         penalty = module.penalty()
-        values = self._logs(names, sums, host_sums, len(x))
+        values = self._logs(names, sums, host_sums, len(y))
         result = list(values.values())
         if penalty is not None:
             result[0] += float(penalty)
@@ -1725,7 +1730,8 @@ class TorchModel:
         loss_fn = _Loss(self.model.loss, module)
         names = ["loss", *(name for name, _ in self.model.metrics)]
         try:
-            values = self._evaluate(x, y, batch_size, loss_fn, names)
+            data = self._eval_batches(x, y, batch_size, loss_fn)
+            values = self._evaluate(data, y, batch_size, loss_fn, names)
         finally:
             module.train()
         return values if self.model.metrics else values[0]
