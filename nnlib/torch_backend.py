@@ -20,54 +20,55 @@ The mapping
 Every piece follows nnlib's formulas exactly; where PyTorch's own class computes something else,
 a small torch implementation is used instead, and the difference is listed.
 
-========================================= ============================================ ==========================================================
-nnlib                                     PyTorch path                                 Difference from PyTorch's built-in
-========================================= ============================================ ==========================================================
-``Dense(units)``, kernel ``W`` (D, H)     :class:`TorchDense`: ``nn.Linear(D, H)``     ``Linear.weight`` is ``W.T`` (H, D); bias copied as is
-                                          then the activation
-activation ``relu`` ``sigmoid`` ``tanh``  ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh``,    none (``relu'(0) = 0`` in both)
-``linear`` ``softmax``                    ``nn.Identity``, ``nn.Softmax(dim=-1)``
-``leaky_relu`` (slope ``alpha``)          :class:`LeakyReLU` (``torch.where``)         ``nn.LeakyReLU`` takes the slope ``alpha`` at ``z = 0`` in
-                                                                                       backward; nnlib (and this module) take 1
-``Activation(name)``                      the same activation modules
-``kernel/bias_regularizer`` L1L2          ``l1*sum|W| + l2*sum W^2`` added to the      not ``weight_decay``: that is ``2*l2*W`` in the gradient
-                                          loss (:meth:`TorchSequential.penalty`)       for SGD only, acts on every parameter, and is decoupled or
-                                                                                       rescaled by the adaptive optimizers
-``Dropout(rate)``                         :class:`TorchDropout`: inverted dropout,     same distribution as ``nn.Dropout``; masks are drawn from a
-                                          mask ``(u >= rate) / (1 - rate)``            ``torch.Generator`` seeded from the nnlib model's RNG: the
-                                                                                       same law as the NumPy path, not the same draws
-``BatchNormalization`` (momentum 0.99,    :class:`TorchBatchNorm`: biased batch        ``nn.BatchNorm1d``: momentum 0.1 in the other convention
-epsilon 1e-3, Keras)                      variance for normalizing and for the         (``running = (1-m) running + m batch``), epsilon 1e-5 and an
-                                          moving variance; frozen = inference mode     *unbiased* running variance
-``Flatten``, ``Reshape``                  ``nn.Flatten()``, :class:`TorchReshape`      none
-``SGD`` (momentum, Nesterov)              :class:`NNLibSGD`: ``v = g v - eta g``       ``torch.optim.SGD`` keeps ``b = g b + grad`` and steps
-                                                                                       ``-eta b``: the same for a constant ``eta``, not under a
-                                                                                       schedule (the velocity then carries old learning rates)
-``Adagrad``                               :class:`NNLibAdagrad`                        torch puts epsilon (1e-10) outside the square root:
-                                                                                       ``eta g / (sqrt(G) + eps)``; nnlib ``eta g / sqrt(G + eps)``
-``RMSprop`` (rho 0.9)                     :class:`NNLibRMSprop`                        torch: ``alpha = 0.99`` by default, epsilon 1e-8 outside
-                                                                                       the square root
-``Adam``                                  :class:`NNLibAdam`                           torch: ``eta g_hat / (sqrt(m_hat) + eps)``, eps 1e-8;
-                                                                                       nnlib: ``eta g_hat / sqrt(m_hat + eps)``, eps 1e-7
-``Adamax``                                :class:`NNLibAdamax`                         torch: ``u = max(b2 u, |g| + eps)``, ``eta g_hat / u``;
-                                                                                       nnlib: ``u = max(b2 u, |g|)``, ``eta g_hat / (u + eps)``
-schedules (any ``s -> eta_s``)            evaluated on the host before every step,     ``LambdaLR`` multiplies the initial rate by a factor; here
-                                          written to ``param_groups[i]['lr']``         the schedule's value is used as is, at nnlib's step ``s``
-categorical / sparse categorical CE       ``F.cross_entropy`` on the logits (the       the gradient is nnlib's fused ``(p - y) / N``; the reported
-with a softmax ``Dense`` (fused)          fused softmax + CE of PyTorch)               value clips ``p`` to ``[1e-7, 1]`` as nnlib does (PyTorch
-                                                                                       reports the exact ``-log p``)
-binary CE with a sigmoid ``Dense``        ``F.binary_cross_entropy_with_logits``       value clipped to ``[1e-7, 1 - 1e-7]`` as nnlib
-CE / BCE on any other output              clipped probabilities, the clip passing      ``F.binary_cross_entropy`` clamps ``log`` at -100 and
-                                          the gradient through (nnlib's gradient)      zeroes the gradient where it clamps
-``label_smoothing`` alpha                 targets ``(1 - alpha) y + alpha / k``        the same as ``label_smoothing`` of ``F.cross_entropy``
-                                          (binary: ``k = 2``)
-``mse``                                   ``F.mse_loss`` (mean)                        none
-metrics (accuracy variants, mae, mse)     computed on the device, summed there         a custom metric function runs on the host (one copy of
-                                                                                       the predictions per batch)
-``EarlyStopping`` (restore_best_weights), nnlib's own callbacks; ``self.model`` is     ``get_weights`` / ``set_weights`` / ``stop_training`` act
-``ProgbarLogger``, ``TerminateOnNaN``,    the :class:`TorchModel`                      on the PyTorch weights; the rest is the nnlib model's
-``History``, any ``Callback``
-========================================= ============================================ ==========================================================
+====================================================  ==============================================  ============================================================
+nnlib                                                 PyTorch path                                    Difference from PyTorch's built-in
+====================================================  ==============================================  ============================================================
+``Dense``, kernel ``W`` of shape (D, H)               :class:`TorchDense`: ``nn.Linear(D, H)`` then   ``Linear.weight`` is ``W.T``, shape (H, D); the bias is
+                                                      the activation                                  copied as is
+``relu`` ``sigmoid`` ``tanh`` ``linear`` ``softmax``  ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh``,       none (``relu'(0) = 0`` in both)
+                                                      ``nn.Identity``, ``nn.Softmax(dim=-1)``
+``leaky_relu`` (slope ``alpha``)                      :class:`LeakyReLU` (``torch.where``)            ``nn.LeakyReLU`` takes the slope ``alpha`` at ``z = 0`` in
+                                                                                                      backward; nnlib (and this module) take 1
+``Activation(name)``                                  the same activation modules
+``kernel/bias_regularizer`` (L1L2)                    ``l1*sum|W| + l2*sum W^2`` added to the loss    not ``weight_decay``: that adds ``2*l2*W`` to the gradient
+                                                      (:meth:`TorchSequential.penalty`)               only for plain SGD, acts on every parameter, and is
+                                                                                                      decoupled or rescaled by the adaptive optimizers
+``Dropout(rate)``                                     :class:`TorchDropout`: inverted dropout, mask   the law of ``nn.Dropout``; masks come from a
+                                                      ``(u >= rate) / (1 - rate)``                    ``torch.Generator`` seeded from the nnlib model's RNG: the
+                                                                                                      same law as the NumPy path, not the same draws
+``BatchNormalization`` (0.99, 1e-3, Keras)            :class:`TorchBatchNorm`: biased batch variance  ``nn.BatchNorm1d``: momentum 0.1 in the other convention
+                                                      for normalizing *and* for the moving variance;  (``running = (1-m) running + m batch``), epsilon 1e-5 and an
+                                                      a frozen layer runs in inference mode           *unbiased* running variance
+``Flatten``, ``Reshape``                              ``nn.Flatten()``, :class:`TorchReshape`         none
+``SGD`` (momentum, Nesterov)                          :class:`NNLibSGD`: ``v = gamma v - eta g``      ``torch.optim.SGD`` keeps ``b = gamma b + g`` and steps
+                                                                                                      ``-eta b``: the same for a constant ``eta``, not under a
+                                                                                                      schedule (the velocity then carries old learning rates)
+``Adagrad``                                           :class:`NNLibAdagrad`: ``G`` starts at 0        torch: ``eta g / (sqrt(G) + eps)``, eps 1e-10 outside the
+                                                                                                      root; nnlib ``eta g / sqrt(G + eps)``
+``RMSprop`` (rho 0.9)                                 :class:`NNLibRMSprop`                           torch: ``alpha = 0.99`` by default, epsilon 1e-8 outside the
+                                                                                                      square root
+``Adam``                                              :class:`NNLibAdam`                              torch: ``eta g_hat / (sqrt(m_hat) + eps)``, eps 1e-8; nnlib:
+                                                                                                      ``eta g_hat / sqrt(m_hat + eps)``, eps 1e-7
+``Adamax``                                            :class:`NNLibAdamax`                            torch: ``u = max(b2 u, |g| + eps)``, step ``eta g_hat / u``;
+                                                                                                      nnlib: ``u = max(b2 u, |g|)``, step ``eta g_hat / (u +
+                                                                                                      eps)``
+schedules (any ``s -> eta_s``)                        evaluated on the host before every step,        ``LambdaLR`` multiplies the initial rate by a factor; here
+                                                      written to ``param_groups[i]['lr']``            the schedule's value is used as is, at nnlib's step ``s``
+(sparse) categorical CE + softmax ``Dense``           ``F.cross_entropy`` on the logits (PyTorch's    the gradient is nnlib's fused ``(p - y) / N``; the reported
+                                                      fused softmax + CE)                             value clips ``p`` to ``[1e-7, 1]`` as nnlib does (PyTorch
+                                                                                                      reports the exact ``-log p``)
+binary CE + sigmoid ``Dense``                         ``F.binary_cross_entropy_with_logits``          value clipped to ``[1e-7, 1 - 1e-7]`` as nnlib
+CE / BCE on any other output                          clipped probabilities, the clip passing the     ``F.binary_cross_entropy`` clamps the log at -100 and zeroes
+                                                      gradient through (nnlib's gradient)             the gradient where it clamps
+``label_smoothing`` alpha                             targets ``(1 - alpha) y + alpha / k`` (binary:  the same as ``label_smoothing`` of ``F.cross_entropy``
+                                                      ``k = 2``)
+``mse``                                               ``F.mse_loss`` (mean)                           none
+metrics (accuracy variants, mae, mse)                 computed and summed on the device               a custom metric function runs on the host (one copy of the
+                                                                                                      predictions per batch)
+callbacks (EarlyStopping, ProgbarLogger...)           nnlib's own callbacks; ``self.model`` is the    its ``get_weights`` / ``set_weights`` / ``stop_training``
+                                                      :class:`TorchModel`                             act on the PyTorch weights; other attributes are the nnlib
+                                                                                                      model's
+====================================================  ==============================================  ============================================================
 
 Differences in *behaviour* rather than formulas:
 
