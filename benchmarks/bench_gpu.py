@@ -30,7 +30,17 @@ Array = np.ndarray
 
 
 def lecture_network(seed: int = 0) -> models.Sequential:
-    """The lecture's network, compiled as in the lecture."""
+    """The lecture's network, compiled as in the lecture.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the initial weights and the shuffling.
+
+    Returns
+    -------
+    Sequential
+    """
     network = models.Sequential(seed=seed)
     network.add(
         layers.Dense(512, activation="relu", kernel_initializer="he_normal", input_shape=(784,))
@@ -42,7 +52,20 @@ def lecture_network(seed: int = 0) -> models.Sequential:
 
 
 def load_data(n: int) -> tuple[Array, Array, str]:
-    """``n`` training images (flattened, in [0, 1]) with one-hot labels, and where they came from."""
+    """Training images (flattened, in [0, 1]) with one-hot labels.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 784)
+    Y : ndarray, shape (n, 10)
+    source : str
+        Fashion-MNIST, or random images when the data set is not installed.
+    """
     from nnlib import data
 
     try:
@@ -60,7 +83,20 @@ def load_data(n: int) -> tuple[Array, Array, str]:
 def benchmark_numpy(
     model: models.Sequential, X: Array, y: Array, batch_size: int, warmup_batches: int = 10
 ) -> float:
-    """Samples per second of nnlib's own ``fit`` (on a copy of ``model``), after a warm-up."""
+    """Samples per second of nnlib's own ``fit`` (on a copy of ``model``), after a warm-up.
+
+    Parameters
+    ----------
+    model : Sequential
+        Compiled; left unchanged.
+    X, y : ndarray
+    batch_size : int
+    warmup_batches : int
+
+    Returns
+    -------
+    float
+    """
     m = copy.deepcopy(model)
     n_warm = min(len(X), warmup_batches * batch_size)
     m.fit(X[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, verbose=0)
@@ -116,7 +152,17 @@ def run(
 
 
 def report(rows: list[dict[str, float]]) -> str:
-    """A table of samples per second, then the ratios."""
+    """A table of samples per second, then the ratios.
+
+    Parameters
+    ----------
+    rows : list of dict
+        What :func:`run` returns.
+
+    Returns
+    -------
+    str
+    """
     cols = [k for k in rows[0] if k != "batch_size"]
     lines = [f"{'batch':>6} " + "".join(f"{c + ' (samples/s)':>24}" for c in cols)]
     for row in rows:
@@ -130,7 +176,18 @@ def report(rows: list[dict[str, float]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python benchmarks/bench_gpu.py [--n N] [--batch-sizes 32 128] ...``."""
+    """Command line: ``python benchmarks/bench_gpu.py [--n N] [--batch-sizes 32 128] ...``.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="training images (default 10000)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])

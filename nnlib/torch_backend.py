@@ -235,7 +235,17 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
-    """A readable name: ``'cpu'`` or ``'cuda:0 (NVIDIA H100 80GB HBM3)'``."""
+    """A readable name for a device.
+
+    Parameters
+    ----------
+    device : torch.device
+
+    Returns
+    -------
+    str
+        ``'cpu'``, or the CUDA device with its model: ``'cuda:0 (NVIDIA H100 80GB HBM3)'``.
+    """
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return str(device)
@@ -283,10 +293,21 @@ class LeakyReLU(nn.Module):
         self.alpha = float(alpha)
 
     def forward(self, z: Tensor) -> Tensor:
-        """Apply the activation element-wise."""
+        """Apply the activation element-wise.
+
+        Parameters
+        ----------
+        z : Tensor
+
+        Returns
+        -------
+        Tensor
+            Same shape as ``z``.
+        """
         return torch.where(z < 0, z * self.alpha, z)
 
     def extra_repr(self) -> str:
+        """The arguments shown by ``repr(module)``."""
         return f"alpha={self.alpha}"
 
 
@@ -331,11 +352,26 @@ class TorchDense(nn.Module):
         self.bias_l1l2 = bias_l1l2
 
     def forward(self, x: Tensor) -> Tensor:
-        """``a = f(x W + b)``."""
+        """``a = f(x W + b)``.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, D)
+
+        Returns
+        -------
+        Tensor, shape (N, H)
+        """
         return self.activation(self.linear(x))
 
     def penalty(self) -> Tensor | None:
-        """``l1 sum|W| + l2 sum W^2`` (plus the bias' terms), or None without regularizers."""
+        """The regularization term this layer adds to the loss.
+
+        Returns
+        -------
+        Tensor or None
+            ``l1 sum|W| + l2 sum W^2`` (plus the bias' terms); None without regularizers.
+        """
         total = None
         terms = [(self.linear.weight, self.kernel_l1l2), (self.linear.bias, self.bias_l1l2)]
         for w, reg in terms:
@@ -382,7 +418,16 @@ class TorchBatchNorm(nn.Module):
         self.frozen = False  # nnlib: a non-trainable BN layer runs in inference mode
 
     def forward(self, x: Tensor) -> Tensor:
-        """Normalize each feature (column) of ``x`` (N, D)."""
+        """Normalize each feature (column) of a batch, then scale and shift.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, D)
+
+        Returns
+        -------
+        Tensor, shape (N, D)
+        """
         if self.training and not self.frozen:
             mu = x.mean(dim=0)
             var = x.var(dim=0, correction=0)
@@ -396,6 +441,7 @@ class TorchBatchNorm(nn.Module):
         return self.weight * x_hat + self.bias
 
     def extra_repr(self) -> str:
+        """The arguments shown by ``repr(module)``."""
         return f"{self.weight.shape[0]}, momentum={self.momentum}, epsilon={self.epsilon}"
 
 
@@ -415,7 +461,17 @@ class TorchDropout(nn.Module):
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
-        """Drop and rescale in training mode; the identity otherwise."""
+        """Drop and rescale in training mode; the identity otherwise.
+
+        Parameters
+        ----------
+        x : Tensor
+
+        Returns
+        -------
+        Tensor
+            Same shape as ``x``.
+        """
         if not self.training or self.rate == 0:
             return x
         if self.rate >= 1:
@@ -425,6 +481,7 @@ class TorchDropout(nn.Module):
         return x * mask
 
     def extra_repr(self) -> str:
+        """The arguments shown by ``repr(module)``."""
         return f"rate={self.rate}"
 
 
@@ -436,10 +493,20 @@ class TorchReshape(nn.Module):
         self.target_shape = tuple(int(d) for d in target_shape)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``(N, ...) -> (N, *target_shape)``."""
+        """Reshape every sample.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, ...)
+
+        Returns
+        -------
+        Tensor, shape (N, *target_shape)
+        """
         return x.reshape((x.shape[0], *self.target_shape))
 
     def extra_repr(self) -> str:
+        """The arguments shown by ``repr(module)``."""
         return f"target_shape={self.target_shape}"
 
 
@@ -468,14 +535,24 @@ class TorchSequential(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype of the weights."""
+        """The dtype of the weights.
+
+        Returns
+        -------
+        torch.dtype
+        """
         for t in self._tensors():
             return t.dtype
         return torch.get_default_dtype()
 
     @property
     def device(self) -> torch.device:
-        """The device of the weights."""
+        """The device of the weights.
+
+        Returns
+        -------
+        torch.device
+        """
         for t in self._tensors():
             return t.device
         return torch.device("cpu")
@@ -485,13 +562,33 @@ class TorchSequential(nn.Module):
         yield from self.buffers()
 
     def forward(self, x: Tensor) -> Tensor:
-        """The network's output for a batch ``x`` of shape ``(N, *input_shape)``."""
+        """The network's output, as nnlib's ``predict`` (probabilities for a softmax output).
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, *input_shape)
+            In the module's dtype, on its device.
+
+        Returns
+        -------
+        Tensor, shape (N, *output_shape)
+        """
         return self.forward_with_logits(x)[0]
 
     def forward_with_logits(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """The output and, when the last layer is a Dense, its pre-activation ``z`` (the logits).
 
         The logits feed PyTorch's fused softmax + cross-entropy.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, *input_shape)
+
+        Returns
+        -------
+        output : Tensor, shape (N, *output_shape)
+        logits : Tensor or None
+            ``z`` of the last Dense layer; None when the last layer is not a Dense.
         """
         self.check_input(x)
         for layer in self.layers[:-1]:
@@ -503,7 +600,13 @@ class TorchSequential(nn.Module):
         return last(x), None
 
     def penalty(self) -> Tensor | None:
-        """Sum of the Dense layers' regularization terms (None without regularizers)."""
+        """Sum of the Dense layers' regularization terms.
+
+        Returns
+        -------
+        Tensor or None
+            None when no layer has a regularizer.
+        """
         total = None
         for layer in self.layers:
             if isinstance(layer, TorchDense):
@@ -513,7 +616,14 @@ class TorchSequential(nn.Module):
         return total
 
     def check_input(self, x: Any) -> None:
-        """Raise a ``TypeError`` / ``ValueError`` that says how to fix a wrong input."""
+        """Raise a ``TypeError`` / ``ValueError`` that says how to fix a wrong input.
+
+        Parameters
+        ----------
+        x : object
+            Must be a tensor of the module's dtype, on its device, of shape
+            ``(N, *input_shape)``.
+        """
         if not isinstance(x, torch.Tensor):
             raise TypeError(
                 f"The converted network takes a torch.Tensor, got {type(x).__name__}. Use "
@@ -822,7 +932,17 @@ class NNLibOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient, then ``iterations += 1``."""
+        """One update of every parameter that has a gradient, then ``iterations += 1``.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Re-evaluates the model and returns the loss (torch's convention).
+
+        Returns
+        -------
+        The closure's loss, or None.
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -841,13 +961,23 @@ class NNLibOptimizer(torch.optim.Optimizer):
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """``torch.optim.Optimizer.state_dict`` plus ``iterations``."""
+        """``torch.optim.Optimizer.state_dict`` plus ``iterations``.
+
+        Returns
+        -------
+        dict
+        """
         out = super().state_dict()
         out["iterations"] = self.iterations
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Inverse of :meth:`state_dict`."""
+        """Inverse of :meth:`state_dict`.
+
+        Parameters
+        ----------
+        state_dict : dict
+        """
         state_dict = dict(state_dict)
         self.iterations = int(state_dict.pop("iterations", 0))
         super().load_state_dict(state_dict)
@@ -1386,7 +1516,13 @@ class TorchModel:
         return opt
 
     def get_weights(self) -> list[Array]:
-        """Host copies of the PyTorch weights in nnlib's ``get_weights`` order and layout."""
+        """Host copies of the PyTorch weights in nnlib's ``get_weights`` order and layout.
+
+        Returns
+        -------
+        list of ndarray
+            Kernels as ``(D, H)``, in the nnlib model's dtype.
+        """
         if self.module is None:
             return self.model.get_weights()
         return [
@@ -1396,7 +1532,12 @@ class TorchModel:
 
     @torch.no_grad()
     def set_weights(self, weights: list[Array]) -> None:
-        """Load weights given in nnlib's ``get_weights`` order into the PyTorch module."""
+        """Load weights given in nnlib's ``get_weights`` order and layout into the PyTorch module.
+
+        Parameters
+        ----------
+        weights : list of ndarray
+        """
         module = self._sync_in() if self.module is None else self.module
         slots = _slots(self.model, module)
         if len(weights) != len(slots):
@@ -1412,7 +1553,12 @@ class TorchModel:
             tensor.copy_(torch.from_numpy(np.ascontiguousarray(w)))
 
     def save_weights(self, path: Any) -> None:
-        """Write the PyTorch weights into the nnlib model, then ``model.save_weights(path)``."""
+        """Write the PyTorch weights into the nnlib model, then ``model.save_weights(path)``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
         if self.module is not None:
             self.model.set_weights(self.get_weights())
         self.model.save_weights(path)
@@ -1446,9 +1592,19 @@ class TorchModel:
         return value, out.detach()
 
     def train_on_batch(self, x: Array, y: Array) -> float:
-        """One update on a batch, as ``Sequential.train_on_batch``; returns the loss.
+        """One update on a batch, as ``Sequential.train_on_batch``.
 
         The updated weights and optimizer state are written back to the nnlib model.
+
+        Parameters
+        ----------
+        x, y : array
+            One batch, in the form ``Sequential.fit`` takes.
+
+        Returns
+        -------
+        float
+            The loss (with penalties) before the update.
         """
         self._require_compiled()
         x, y = self._prepare(x, y)
@@ -1470,6 +1626,20 @@ class TorchModel:
 
         The PyTorch counterpart of ``Sequential.loss_and_gradients``. In training mode the batch
         normalization running statistics are updated, as in nnlib, and written back.
+
+        Parameters
+        ----------
+        x, y : array
+            One batch.
+        training : bool, default True
+            Training mode (batch statistics, dropout) or inference mode.
+
+        Returns
+        -------
+        loss : float
+        grads : dict
+            ``{(layer name, 'W' / 'b' / 'gamma' / 'beta'): ndarray}`` for the trainable layers,
+            kernels as ``(D, H)``.
         """
         self._require_compiled()
         x, y = self._prepare(x, y)
