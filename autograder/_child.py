@@ -211,26 +211,31 @@ def main(argv: list[str]) -> int:
     in_fd, out_fd = int(argv[1]), int(argv[2])
     reader = FrameReader(in_fd)
     setup = reader.read()
-    report, cwd = isolate(
-        uid=setup.get("uid"),
-        workdir=setup["workdir"],
-        limits=Limits(**setup["limits"]),
-        hide=setup.get("hide", []),
-        needed=setup.get("needed", []),
-    )
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(setup.get("env", {}))
-    os.environ["HOME"] = cwd
-    for fd in (in_fd, out_fd):
-        os.set_inheritable(fd, False)
-    forbid = setup.get("forbid_modules", [])
-    for name in list(sys.modules):
-        if any(name == f or name.startswith(f + ".") for f in forbid):
-            del sys.modules[name]
-    sys.meta_path.insert(0, _ForbiddenImports(forbid))
-    report["imports_blocked"] = forbid
-    server = Server(reader, out_fd)
+    try:
+        report, cwd = isolate(
+            uid=setup.get("uid"),
+            workdir=setup["workdir"],
+            limits=Limits(**setup["limits"]),
+            hide=setup.get("hide", []),
+            needed=setup.get("needed", []),
+        )
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(setup.get("env", {}))
+        os.environ["HOME"] = cwd
+        for fd in (in_fd, out_fd):
+            os.set_inheritable(fd, False)
+        forbid = setup.get("forbid_modules", [])
+        for name in list(sys.modules):
+            if any(name == f or name.startswith(f + ".") for f in forbid):
+                del sys.modules[name]
+        sys.meta_path.insert(0, _ForbiddenImports(forbid))
+        report["imports_blocked"] = forbid
+        server = Server(reader, out_fd)
+    except BaseException as exc:  # no student code has run yet: report the grader's problem
+        traceback.print_exc()
+        write_frame(out_fd, {"op": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return 1
     for name in setup.get("preimport", []):
         try:
             __import__(name)

@@ -20,7 +20,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from autograder.config import Course
 from autograder.forbid import module_locations
 from autograder.gradebook import open_gradebook, store_result
 from autograder.journal import Journal
+from autograder.launch import module_command
 from autograder.notebook import NotebookSpec, load_assignment
 from autograder.progress import Progress, format_seconds
 
@@ -56,6 +56,8 @@ class GradeOptions:
     runner_path : list of str
         Extra ``sys.path`` entries for the trusted runner only (e.g. a reference library that is
         not installed); never visible to the sandbox.
+    tmp_dir : str or None
+        Where the per-submission working folders go (default: the system's temp folder).
     """
 
     workers: int | None = None
@@ -65,6 +67,7 @@ class GradeOptions:
     regrade: bool = False
     progress: bool = True
     runner_path: list[str] = field(default_factory=list)
+    tmp_dir: str | None = None
 
 
 @dataclass
@@ -169,13 +172,13 @@ def failed_result(
     }
 
 
-def _run_one(job: dict, specs: list[NotebookSpec], hard_timeout: float) -> dict:
-    tmp = tempfile.mkdtemp(prefix="autograder-job-")
+def _run_one(job: dict, specs: list[NotebookSpec], hard_timeout: float, base: str | None) -> dict:
+    tmp = tempfile.mkdtemp(prefix="autograder-job-", dir=base)
     job = {**job, "tmp_dir": tmp}
     job_path, result_path = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
     with open(job_path, "w") as fh:
         json.dump(job, fh)
-    cmd = [sys.executable, "-I", "-m", "autograder.runner", job_path, result_path]
+    cmd = module_command("autograder.runner", job_path, result_path)
     try:
         with open(os.path.join(tmp, "stderr.txt"), "wb") as err:
             proc = subprocess.Popen(
@@ -319,6 +322,7 @@ def grade_assignment(
                     {**base_job, "student": st, "submission_dir": folder},
                     specs,
                     timeout + 30,
+                    opts.tmp_dir,
                 ): st
                 for st, folder in todo
             }

@@ -165,6 +165,10 @@ def _build_root(
     hidden_fds = {p: os.open(p, os.O_PATH) for p in hide if os.path.exists(p)}
     new = "/tmp"
     _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    # the private /tmp first, so that binds of sources below /tmp stay visible on top of it
+    os.mkdir(new + "/tmp")
+    tmp_opts = f"size={limits.tmp_mb}m,mode=1777"
+    _mount(libc, "tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts)
     for path, target in links.items():
         os.symlink(target, new + path)
     for path, fd in fds.items():
@@ -182,9 +186,6 @@ def _build_root(
         elif inside:
             _mount(libc, "/dev/null", new + path, None, MS_BIND)
             hidden.append(path)
-    os.mkdir(new + "/tmp")
-    _mount(libc, "tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={limits.tmp_mb}m,mode=1777")  # fmt: skip
     work = new + "/tmp/work"
     os.mkdir(work, 0o700)
     for name in os.listdir(wfd):

@@ -125,8 +125,13 @@ def release(course: Course, assignment: str) -> list[str]:
     ensure_alembic_on_path()
     if not os.path.isdir(course.source_dir(assignment)):
         raise ReleaseError(f"no source folder {course.source_dir(assignment)}")
-    coursedir = CourseDirectory(config=course.config)
-    api = NbGraderAPI(coursedir=coursedir, config=course.config)
+    from traitlets.config import Config
+
+    config = Config(course.config)
+    # the exchange is not used here; keep nbgrader from probing a system-wide folder
+    config.Exchange.root = os.path.join(course.root, ".autograder", "exchange")
+    coursedir = CourseDirectory(config=config)
+    api = NbGraderAPI(coursedir=coursedir, config=config)
     result = api.generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):
         raise ReleaseError(

@@ -249,6 +249,14 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
     )
     try:
         sandbox.start()
+        if sandbox.start_error:
+            msg = (
+                "the grader could not start the sandbox for your code (not your fault: ask for a "
+                f"regrade): {sandbox.start_error}"
+            )
+            out.update(status="error", tests=_not_run(spec, "error", msg))
+            out["messages"].append(msg)
+            return out
         tests, log = _run_tests(spec, sandbox, tainted, job["cell_timeout"], deadline)
     finally:
         sandbox.close()

@@ -24,6 +24,7 @@ from typing import Any
 from autograder import codec
 from autograder.frames import ChannelClosed, FrameReader, ProtocolError, write_frame
 from autograder.isolation import Limits, UidLease, kill_uid, make_workdir
+from autograder.launch import PACKAGE_DIR, module_command
 
 __all__ = ["CellRun", "Sandbox", "SandboxCrashed", "SandboxError", "SandboxTimeout", "StudentError"]
 
@@ -37,9 +38,6 @@ _ENV = {
     "MPLBACKEND": "Agg",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class SandboxError(Exception):
@@ -198,6 +196,7 @@ class Sandbox:
         self.generation = 0
         self.call_deadline: float | None = None
         self.death: str = ""
+        self.start_error: str = ""
         self._proc: subprocess.Popen | None = None
         self._outputs: list[_Output] = []
         self._next_id = 0
@@ -248,7 +247,7 @@ class Sandbox:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
-        cmd = [sys.executable, "-I", "-m", "autograder._child", str(req_r), str(resp_w)]
+        cmd = module_command("autograder._child", str(req_r), str(resp_w))
         try:
             self._proc = subprocess.Popen(
                 cmd,
@@ -271,7 +270,7 @@ class Sandbox:
         out = _Output(out_r, self.output_cap)
         threading.Thread(target=out.run, daemon=True).start()
         self._outputs.append(out)
-        python = [sys.prefix, sys.base_prefix, *site.getsitepackages(), _PACKAGE_DIR]
+        python = [sys.prefix, sys.base_prefix, *site.getsitepackages(), PACKAGE_DIR]
         python += [sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
         setup = {
             "uid": uid,
@@ -289,10 +288,13 @@ class Sandbox:
             self._send(setup, min(self.deadline, time.monotonic() + 30))
             ready = self._reader.read(min(self.deadline, time.monotonic() + 30))
             if not isinstance(ready, dict) or ready.get("op") != "ready":
-                raise ProtocolError("the sandbox did not start")
+                why = ready.get("message") if isinstance(ready, dict) else None
+                raise ProtocolError(str(why or "the sandbox did not start"))
             self.isolation = ready.get("isolation", {}) if self.generation == 1 else self.isolation
         except (TimeoutError, ProtocolError, OSError) as exc:
             self.kill(f"could not start the sandbox: {exc}")
+            if self.generation == 1:
+                self.start_error = f"{exc}; output: {self.output[0][-500:]!r}"
 
     def kill(self, reason: str = "stopped") -> None:
         """SIGKILL the sandbox's process group (and, as root, all processes of its uid).

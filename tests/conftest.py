@@ -13,6 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXERCISES = REPO / "exercises"
+if str(REPO) not in sys.path:  # test this checkout, whatever an editable install points to
+    sys.path.insert(0, str(REPO))
 
 _STAND_IN = {
     "activations.py": """

@@ -1,0 +1,125 @@
+"""``autograder report``: score histogram, the tests failed most often, flagged submissions.
+
+Written to ``.autograder/<assignment>/report/``: ``histogram.png`` (matplotlib, Agg) and
+``report.md``, which lists the tests by failure count and every submission that timed out,
+crashed, used a forbidden import or could not be read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+
+from autograder.config import Course
+
+__all__ = ["FLAGGED", "summarize", "write_report"]
+
+#: Statuses that deserve the instructor's attention.
+FLAGGED = ("timeout", "crashed", "forbidden-import", "invalid-notebook", "missing-notebook")
+
+
+def _load(course: Course, assignment: str) -> list[dict]:
+    folder = os.path.join(course.state_dir(assignment), "results")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"nothing graded yet for {assignment} (no {folder})")
+    out = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".json"):
+            with open(os.path.join(folder, name)) as fh:
+                out.append(json.load(fh))
+    return out
+
+
+def summarize(results: list[dict]) -> dict:
+    """Aggregate results.
+
+    Parameters
+    ----------
+    results : list of dict
+        Per-submission results.
+
+    Returns
+    -------
+    dict
+        ``scores`` (student -> score), ``max_score``, ``failures`` (grade id -> count, most
+        frequent first), ``flagged`` (status -> list of (student, first message)).
+    """
+    failures: Counter[str] = Counter()
+    flagged: dict[str, list[tuple[str, str]]] = {s: [] for s in FLAGGED}
+    for r in results:
+        for nb in r.get("notebooks", []):
+            for t in nb.get("tests", []):
+                if t["kind"] == "auto" and not t["passed"]:
+                    failures[t["grade_id"]] += 1
+        if r["status"] in flagged:
+            flagged[r["status"]].append((r["student"], (r.get("messages") or [""])[0]))
+    return {
+        "scores": {r["student"]: r["score"] for r in results},
+        "max_score": max((r["max_score"] for r in results), default=0),
+        "failures": failures.most_common(),
+        "flagged": flagged,
+    }
+
+
+def write_report(course: Course, assignment: str) -> str:
+    """Write the histogram and the markdown report; return the report's path.
+
+    Parameters
+    ----------
+    course : Course
+        The course.
+    assignment : str
+        The assignment.
+
+    Returns
+    -------
+    str
+        Path of ``report.md``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = _load(course, assignment)
+    s = summarize(results)
+    out = os.path.join(course.state_dir(assignment), "report")
+    os.makedirs(out, exist_ok=True)
+    scores = list(s["scores"].values())
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    top = max(s["max_score"], 1)
+    ax.hist(scores, bins=[x - 0.5 for x in range(int(top) + 2)], color="#4a7ab7", edgecolor="white")
+    ax.set_xlabel(f"automatic score (of {top:g})")
+    ax.set_ylabel("submissions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(f"{assignment}: {len(scores)} submissions")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "histogram.png"), dpi=100)
+    plt.close(fig)
+    mean = sum(scores) / len(scores) if scores else 0.0
+    lines = [
+        f"# Report: {assignment}",
+        "",
+        f"{len(scores)} submissions, mean automatic score {mean:.2f} / {top:g}.",
+        "",
+        "![score histogram](histogram.png)",
+        "",
+        "## Tests failed most often",
+        "",
+        "| test | failed |",
+        "|---|---|",
+        *[f"| {gid} | {n} |" for gid, n in s["failures"]],
+        "",
+        "## Flagged submissions",
+        "",
+    ]
+    for status, items in s["flagged"].items():
+        lines.append(f"### {status} ({len(items)})")
+        lines.append("")
+        lines.extend(f"- {student}: {msg}" for student, msg in items)
+        lines.append("")
+    path = os.path.join(out, "report.md")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    return path
