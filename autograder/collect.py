@@ -155,7 +155,9 @@ def _entries_from_folder(path: str, stage: str) -> tuple[list[tuple[str, str, fl
     return out, refused
 
 
-def collect(course: Course, assignment: str, source: str, pattern: str | None = None) -> CollectReport:  # fmt: skip
+def collect(
+    course: Course, assignment: str, source: str, pattern: str | None = None
+) -> CollectReport:
     """Import a zip export or a folder of submissions into ``submitted/``.
 
     Parameters

@@ -98,8 +98,8 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
 <html lang="en"><head><meta charset="utf-8"><title>Feedback: {esc(result["assignment"])}</title>
 <style>{_CSS}</style></head><body>
 <h1>{esc(result["assignment"])}: feedback for {esc(result["student"])}</h1>
-<p><strong>Score: {auto + manual_total:g} / {total_max:g}</strong> ({auto:g} / {result.get("max_score", 0):g}
-from automatic tests; written answers: {manual_total:g} / {manual_max:g}).
+<p><strong>Score: {auto + manual_total:g} / {total_max:g}</strong>
+({auto:g} / {result.get("max_score", 0):g} from automatic tests; written answers: {manual_total:g} / {manual_max:g}).
 Status: {esc(result.get("status", "?"))}.</p>
 {f"<ul>{notes}</ul>" if notes else ""}
 <h2>Tests</h2>

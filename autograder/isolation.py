@@ -32,7 +32,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "Limits",
@@ -89,7 +89,6 @@ class Limits:
     fsize_mb: int = 16
     nofile: int = 64
     tmp_mb: int = 64
-    extra: dict = field(default_factory=dict)
 
 
 def _libc() -> ctypes.CDLL:
@@ -145,9 +144,13 @@ def _bind(libc: ctypes.CDLL, fd: int, target: str, writable: bool = False) -> No
 
 
 def _build_root(
-    libc: ctypes.CDLL, workdir: str, needed: list[str], hide: list[str], limits: Limits,
+    libc: ctypes.CDLL,
+    workdir: str,
+    needed: list[str],
+    hide: list[str],
+    limits: Limits,
     uid: int | None,
-) -> tuple[str, list[str]]:  # fmt: skip
+) -> tuple[str, list[str]]:
     """Make a new root holding only the system, the interpreter and a private /tmp; chroot to it.
 
     Everything is bound read-only from the real file system; nothing else (home directories,
@@ -156,7 +159,9 @@ def _build_root(
     """
     sources = [p for p in _SYSTEM if os.path.lexists(p)]
     links = {p: os.readlink(p) for p in sources if os.path.islink(p)}
-    trees = _outermost([p for p in sources if p not in links] + [p for p in needed if os.path.exists(p)])  # fmt: skip
+    trees = _outermost(
+        [p for p in sources if p not in links] + [p for p in needed if os.path.exists(p)]
+    )
     # open everything first: the skeleton is mounted over /tmp, where some sources may live
     fds = {p: os.open(p, os.O_PATH) for p in trees}
     devs = {d: os.open(f"/dev/{d}", os.O_PATH) for d in _DEVICES if os.path.exists(f"/dev/{d}")}
@@ -180,8 +185,14 @@ def _build_root(
     for path, fd in hidden_fds.items():
         inside = any(path == t or path.startswith(t.rstrip("/") + "/") for t in trees)
         if inside and os.path.isdir(f"/proc/self/fd/{fd}"):
-            _mount(libc, "tmpfs", new + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
-                   "size=4k,mode=0755")  # fmt: skip
+            _mount(
+                libc,
+                "tmpfs",
+                new + path,
+                "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV,
+                "size=4k,mode=0755",
+            )
             hidden.append(path)
         elif inside:
             _mount(libc, "/dev/null", new + path, None, MS_BIND)
@@ -200,7 +211,9 @@ def _build_root(
         os.close(fd)
     os.chroot(new)
     os.chdir("/tmp/work")
-    return "/tmp/work", trees + ["/proc", "/dev/{" + ",".join(devs) + "}"] + [f"hidden: {h}" for h in hidden]  # fmt: skip
+    return "/tmp/work", trees + ["/proc", "/dev/{" + ",".join(devs) + "}"] + [
+        f"hidden: {h}" for h in hidden
+    ]
 
 
 def _set_limits(limits: Limits) -> dict:

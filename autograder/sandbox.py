@@ -275,7 +275,7 @@ class Sandbox:
         setup = {
             "uid": uid,
             "workdir": workdir,
-            "limits": {k: v for k, v in vars(self.limits).items() if k != "extra"},
+            "limits": vars(self.limits),
             "hide": self.hide,
             "needed": sorted(
                 {q for p in python + [sys.executable] for q in (p, os.path.realpath(p))}

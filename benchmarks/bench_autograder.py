@@ -29,7 +29,10 @@ A = "01-forward-pass"
 SOURCE = REPO / "exercises" / "source" / A / f"{A}.ipynb"
 
 WRONG = {
-    "naive_sigmoid": ("sigmoid", "def sigmoid(z):\n    return 1 / (1 + np.exp(-np.asarray(z, float)))\n"),
+    "naive_sigmoid": (
+        "sigmoid",
+        "def sigmoid(z):\n    return 1 / (1 + np.exp(-np.asarray(z, float)))\n",
+    ),
     "unshifted_softmax": (
         "softmax",
         "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)\n",
@@ -38,13 +41,16 @@ WRONG = {
         "softmax",
         "def softmax(z):\n    e = np.exp(z - np.max(z))\n    return e / e.sum(axis=0, keepdims=True)\n",
     ),
-    "dense_no_bias": ("dense_forward", "def dense_forward(X, W, b, activation):\n    return activation(X @ W)\n"),
+    "dense_no_bias": (
+        "dense_forward",
+        "def dense_forward(X, W, b, activation):\n    return activation(X @ W)\n",
+    ),
     "two_layer_relu": (
         "two_layer_forward",
         "def two_layer_forward(X, W1, b1, W2, b2):\n"
         "    h = np.maximum(0, X @ W1 + b1)\n    return softmax(h @ W2 + b2)\n",
     ),
-}  # fmt: skip
+}
 BROKEN = {
     "syntax_error": lambda nb: _set(nb, "sigmoid", "def sigmoid(z)\n    return z\n"),
     "raises_on_import": lambda nb: _append(nb, "raise RuntimeError('oops')\n"),
@@ -142,8 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ours, theirs = _course(base, "autograder"), _course(base, "nbgrader")
         for course in (ours, theirs):
-            subprocess.run([_bin("nbgrader"), "generate_assignment", A, "--force"], cwd=course,
-                           env=env, check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [_bin("nbgrader"), "generate_assignment", A, "--force"],
+                cwd=course,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         released = ours / "release" / A / f"{A}.ipynb"
         kinds = make_submissions(ours / "submitted", released, args.n)
         shutil.copytree(ours / "submitted", theirs / "submitted")
@@ -153,11 +164,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.n} submissions: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())))
         print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}")
 
-        cmd = [_bin("autograder"), "--course-dir", str(ours), "grade", A, "--quiet"]
+        # python -m from the repository: this checkout's autograder, whatever pip points to
+        cmd = [
+            sys.executable,
+            "-m",
+            "autograder.cli",
+            "--course-dir",
+            str(ours),
+            "grade",
+            A,
+            "--quiet",
+        ]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
         t0 = time.perf_counter()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
         t_ours = time.perf_counter() - t0
         if out.returncode:
             print(out.stdout, out.stderr, file=sys.stderr)
@@ -165,19 +186,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder grade:     {t_ours:7.1f} s  ({out.stdout.splitlines()[0]})")
 
         t0 = time.perf_counter()
-        out = subprocess.run([_bin("nbgrader"), "autograde", A, "--force"], cwd=theirs, env=env,
-                             capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [_bin("nbgrader"), "autograde", A, "--force"],
+            cwd=theirs,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         t_theirs = time.perf_counter() - t0
         print(f"nbgrader autograde:   {t_theirs:7.1f} s  (exit status {out.returncode})")
-        print(f"ratio: autograder is {t_theirs / t_ours:.2f}x faster "
-              f"(total {t_ours + t_theirs:.0f} s; load average after: {os.getloadavg()[0]:.1f})")  # fmt: skip
+        print(
+            f"ratio: autograder is {t_theirs / t_ours:.2f}x faster "
+            f"(total {t_ours + t_theirs:.0f} s; load average after: {os.getloadavg()[0]:.1f})"
+        )
 
         a, b = _scores(ours / "gradebook.db"), _scores(theirs / "gradebook.db")
-        honest = [s for s, k in kinds.items() if k in ("correct", "blank", "dense_no_bias",
-                                                      "softmax_wrong_axis", "two_layer_relu")]  # fmt: skip
+        honest = [
+            s
+            for s, k in kinds.items()
+            if k in ("correct", "blank", "dense_no_bias", "softmax_wrong_axis", "two_layer_relu")
+        ]
         differ = [s for s in honest if a.get(s) != b.get(s)]
-        print(f"scores agree on {len(honest) - len(differ)}/{len(honest)} honest submissions"
-              + (f"; differ: {[(s, kinds[s], a.get(s), b.get(s)) for s in differ[:5]]}" if differ else ""))  # fmt: skip
+        print(
+            f"scores agree on {len(honest) - len(differ)}/{len(honest)} honest submissions"
+            + (
+                f"; differ: {[(s, kinds[s], a.get(s), b.get(s)) for s in differ[:5]]}"
+                if differ
+                else ""
+            )
+        )
         return 0
     finally:
         if not args.keep:

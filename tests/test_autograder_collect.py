@@ -34,15 +34,18 @@ def _zip(path: Path, entries: dict[str, bytes], symlinks: dict[str, str] | None 
 
 def test_collect_lms_zip(ag_course, tmp_path):
     nb = SOURCE.read_bytes()
-    archive = _zip(tmp_path / "export.zip", {
-        "alice/01-forward-pass.ipynb": nb,
-        "bob_12345_01-forward-pass-1.ipynb": nb,  # renamed by the LMS
-        "carol/notes.txt": b"extra",
-        "carol/my.ipynb": nb,
-        "__MACOSX/._alice": b"junk",
-        "Dave Smith_1_assignsubmission_file_/x.ipynb": nb,  # id with a space: not guessed
-        "readme.txt": b"no student here",
-    })  # fmt: skip
+    archive = _zip(
+        tmp_path / "export.zip",
+        {
+            "alice/01-forward-pass.ipynb": nb,
+            "bob_12345_01-forward-pass-1.ipynb": nb,  # renamed by the LMS
+            "carol/notes.txt": b"extra",
+            "carol/my.ipynb": nb,
+            "__MACOSX/._alice": b"junk",
+            "Dave Smith_1_assignsubmission_file_/x.ipynb": nb,  # id with a space: not guessed
+            "readme.txt": b"no student here",
+        },
+    )
     report = collect(ag_course, A, str(archive))
     assert report.imported == {
         "alice": ["01-forward-pass.ipynb"],
@@ -72,24 +75,35 @@ def test_collect_custom_pattern_and_folder(ag_course, tmp_path):
 
 def test_collect_refuses_zip_slip_and_symlinks(ag_course, tmp_path):
     evil = tmp_path / "evil.zip"
-    _zip(evil, {
-        "../../escaped.ipynb": b"{}",
-        "/tmp/absolute-escape.ipynb": b"{}",
-        "alice/../../../escaped2.ipynb": b"{}",
-        "C:/windows.ipynb": b"{}",
-        "mallory/01-forward-pass.ipynb": b"{}",
-    }, symlinks={"mallory/link.ipynb": "/etc/passwd"})  # fmt: skip
+    _zip(
+        evil,
+        {
+            "../../escaped.ipynb": b"{}",
+            "/tmp/absolute-escape.ipynb": b"{}",
+            "alice/../../../escaped2.ipynb": b"{}",
+            "C:/windows.ipynb": b"{}",
+            "mallory/01-forward-pass.ipynb": b"{}",
+        },
+        symlinks={"mallory/link.ipynb": "/etc/passwd"},
+    )
     report = collect(ag_course, A, str(evil))
     reasons = dict(report.unmatched)
     assert "unsafe path" in reasons["../../escaped.ipynb"]
     assert "unsafe path" in reasons["alice/../../../escaped2.ipynb"]
     assert "symlink" in reasons["mallory/link.ipynb"]
     assert report.imported == {"mallory": [f"{A}.ipynb"]}
-    for p in (tmp_path / "escaped.ipynb", tmp_path.parent / "escaped.ipynb",
-              Path("/tmp/absolute-escape.ipynb"), Path(ag_course.root) / "escaped2.ipynb"):  # fmt: skip
+    for p in (
+        tmp_path / "escaped.ipynb",
+        tmp_path.parent / "escaped.ipynb",
+        Path("/tmp/absolute-escape.ipynb"),
+        Path(ag_course.root) / "escaped2.ipynb",
+    ):
         assert not p.exists(), p
-    written = {str(p.relative_to(ag_course.root)) for p in Path(ag_course.root).rglob("*")
-               if "submitted" in p.parts and p.is_file()}  # fmt: skip
+    written = {
+        str(p.relative_to(ag_course.root))
+        for p in Path(ag_course.root).rglob("*")
+        if "submitted" in p.parts and p.is_file()
+    }
     assert written == {f"submitted/mallory/{A}/{A}.ipynb", f"submitted/mallory/{A}/timestamp.txt"}
 
 
@@ -126,8 +140,9 @@ def test_feedback_and_report_never_show_hidden_tests(ag_course, ag_runner_path, 
                     cell["source"] = "def softmax(z):\n    return np.exp(z) / np.exp(z).sum()\n"
             content = json.dumps(nb)
         (sub / student / A / f"{A}.ipynb").write_text(content)
-    opts = GradeOptions(workers=2, timeout=60, cell_timeout=20, progress=False,
-                        runner_path=ag_runner_path)  # fmt: skip
+    opts = GradeOptions(
+        workers=2, timeout=60, cell_timeout=20, progress=False, runner_path=ag_runner_path
+    )
     grade_assignment(ag_course, A, options=opts)
     paths = write_feedback(ag_course, A)
     assert len(paths) == 3
@@ -149,9 +164,27 @@ def test_feedback_and_report_never_show_hidden_tests(ag_course, ag_runner_path, 
 
 
 def test_render_feedback_escapes_html():
-    result = {"student": "<b>x</b>", "assignment": "a", "status": "ok", "max_score": 1,
-              "messages": ["<script>"], "notebooks": [{"notebook": "n", "tests": [
-                  {"grade_id": "t", "kind": "auto", "points": 0, "max_points": 1, "passed": False,
-                   "message": "<img src=x onerror=alert(1)>"}]}]}  # fmt: skip
+    result = {
+        "student": "<b>x</b>",
+        "assignment": "a",
+        "status": "ok",
+        "max_score": 1,
+        "messages": ["<script>"],
+        "notebooks": [
+            {
+                "notebook": "n",
+                "tests": [
+                    {
+                        "grade_id": "t",
+                        "kind": "auto",
+                        "points": 0,
+                        "max_points": 1,
+                        "passed": False,
+                        "message": "<img src=x onerror=alert(1)>",
+                    }
+                ],
+            }
+        ],
+    }
     page = render_feedback(result)
     assert "<script>" not in page and "<img" not in page and "&lt;img" in page

@@ -69,9 +69,15 @@ def test_release_has_no_solutions_or_hidden_tests_and_is_reproducible(ag_course)
 def test_release_check_catches_a_leak(ag_course):
     out = Path(ag_course.release_dir(A)) / f"{A}.ipynb"
     nb = json.loads(out.read_text())
-    nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
-                        "execution_count": None,
-                        "source": "from nnlib.activations import sigmoid as _ref_sigmoid\n"})  # fmt: skip
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "from nnlib.activations import sigmoid as _ref_sigmoid\n",
+        }
+    )
     out.write_text(json.dumps(nb))
     leaks = check_release(ag_course.source_dir(A), ag_course.release_dir(A))
     assert any("_ref_sigmoid" in leak for leak in leaks), leaks
@@ -80,16 +86,23 @@ def test_release_check_catches_a_leak(ag_course):
 def test_source_gets_full_marks_and_release_gets_zero(ag_course, ag_runner_path, tmp_path):
     _submit(ag_course, "solution", SOURCE)
     _submit(ag_course, "blank", Path(ag_course.release_dir(A)) / f"{A}.ipynb")
-    opts = GradeOptions(workers=2, timeout=60, cell_timeout=20, progress=False,
-                        runner_path=ag_runner_path)  # fmt: skip
+    opts = GradeOptions(
+        workers=2, timeout=60, cell_timeout=20, progress=False, runner_path=ag_runner_path
+    )
     summary = grade_assignment(ag_course, A, options=opts)
     full, blank = summary.results["solution"], summary.results["blank"]
-    failed = [(t["grade_id"], t["message"]) for nb in full["notebooks"] for t in nb["tests"]
-              if t["kind"] == "auto" and not t["passed"]]  # fmt: skip
+    failed = [
+        (t["grade_id"], t["message"])
+        for nb in full["notebooks"]
+        for t in nb["tests"]
+        if t["kind"] == "auto" and not t["passed"]
+    ]
     assert full["score"] == full["max_score"] == 18, failed
     assert full["status"] == "ok"
     assert blank["score"] == 0 and blank["status"] == "ok"
-    messages = [t["message"] for nb in blank["notebooks"] for t in nb["tests"] if t["kind"] == "auto"]  # fmt: skip
+    messages = [
+        t["message"] for nb in blank["notebooks"] for t in nb["tests"] if t["kind"] == "auto"
+    ]
     assert all("NotImplementedError" in m for m in messages), messages
     csv_path = tmp_path / "scores.csv"
     export_csv(ag_course, str(csv_path))

@@ -59,8 +59,13 @@ def _source() -> dict:
 
 def _code(src: str, **nbgrader) -> dict:
     meta = {"nbgrader": {"schema_version": 3, **nbgrader}} if nbgrader else {}
-    return {"cell_type": "code", "metadata": meta, "outputs": [], "execution_count": None,
-            "source": src}  # fmt: skip
+    return {
+        "cell_type": "code",
+        "metadata": meta,
+        "outputs": [],
+        "execution_count": None,
+        "source": src,
+    }
 
 
 def _notebook(impl: dict | None = None, extra: list[str] = (), wrong: bool = True) -> dict:
@@ -75,8 +80,13 @@ def _notebook(impl: dict | None = None, extra: list[str] = (), wrong: bool = Tru
     return nb
 
 
-def _write(root: Path, student: str, nb: dict | str | bytes | None, name: str = f"{A}.ipynb",
-           extra_files: dict | None = None) -> None:  # fmt: skip
+def _write(
+    root: Path,
+    student: str,
+    nb: dict | str | bytes | None,
+    name: str = f"{A}.ipynb",
+    extra_files: dict | None = None,
+) -> None:
     folder = root / student / A
     folder.mkdir(parents=True)
     if nb is not None:
@@ -149,50 +159,93 @@ def test_hostile_batch(ag_course, ag_runner_path, tmp_path, listener):
     _write(subs, "honest_blank", released)
     cases["honest_blank"] = {"score": 0, "status": "ok", "message": "NotImplementedError"}
     honest_no_tests = _source()
-    honest_no_tests["cells"] = [c for c in honest_no_tests["cells"]
-                                if not c["metadata"].get("nbgrader", {}).get("grade")]  # fmt: skip
+    honest_no_tests["cells"] = [
+        c for c in honest_no_tests["cells"] if not c["metadata"].get("nbgrader", {}).get("grade")
+    ]
     _write(subs, "honest_tests_deleted", honest_no_tests)
     cases["honest_tests_deleted"] = {"score": 18, "status": "ok"}
     _write(subs, "honest_extra_files", _source(), extra_files={"notes.txt": "hi", "x.py": "1"})
     cases["honest_extra_files"] = {"score": 18, "status": "ok", "message": "extra files ignored"}
 
     # --- denial of service -------------------------------------------------------------------
-    hostile("dos_infinite_loop", _notebook(extra=["while True:\n    pass\n"]), "timeout",
-            "did not finish in time")  # fmt: skip
-    hostile("dos_swallow_interrupt", _notebook(extra=[
-        "import signal\nfor s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
-        "    signal.signal(s, signal.SIG_IGN)\n"
-        "while True:\n    try:\n        while True:\n            pass\n"
-        "    except BaseException:\n        pass\n"]), "timeout")  # fmt: skip
-    hostile("dos_memory_bomb", _notebook(extra=[
-        "hog = []\nwhile True:\n    hog.append(bytearray(50_000_000))\n",
-        "big = np.ones((100_000, 100_000))\n",
-        "with open('fill', 'wb') as f:\n    while True:\n        f.write(b'x' * 10_000_000)\n"]),
-        message=None)  # fmt: skip
+    hostile(
+        "dos_infinite_loop",
+        _notebook(extra=["while True:\n    pass\n"]),
+        "timeout",
+        "did not finish in time",
+    )
+    hostile(
+        "dos_swallow_interrupt",
+        _notebook(
+            extra=[
+                "import signal\nfor s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
+                "    signal.signal(s, signal.SIG_IGN)\n"
+                "while True:\n    try:\n        while True:\n            pass\n"
+                "    except BaseException:\n        pass\n"
+            ]
+        ),
+        "timeout",
+    )
+    hostile(
+        "dos_memory_bomb",
+        _notebook(
+            extra=[
+                "hog = []\nwhile True:\n    hog.append(bytearray(50_000_000))\n",
+                "big = np.ones((100_000, 100_000))\n",
+                "with open('fill', 'wb') as f:\n    while True:\n        f.write(b'x' * 10_000_000)\n",
+            ]
+        ),
+        message=None,
+    )
     hostile("dos_fork_bomb", _notebook(extra=["import os\nwhile True:\n    os.fork()\n"]))
     hostile("dos_os_exit", _notebook(extra=["import os\nos._exit(0)\n"]), "crashed", "exit")
     hostile("dos_sys_exit", _notebook(extra=["import sys\nsys.exit(3)\n"]))
-    hostile("dos_kill_self", _notebook(extra=[
-        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
-        "import os, signal\nos.killpg(0, signal.SIGKILL)\n"]), "crashed")  # fmt: skip
-    hostile("dos_print_100mb", _notebook(extra=[
-        "print('x' * 100_000_000)\n",
-        "import os\nfor _ in range(100):\n    os.write(1, b'y' * 1_000_000)\n"]))  # fmt: skip
+    hostile(
+        "dos_kill_self",
+        _notebook(
+            extra=[
+                "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+                "import os, signal\nos.killpg(0, signal.SIGKILL)\n",
+            ]
+        ),
+        "crashed",
+    )
+    hostile(
+        "dos_print_100mb",
+        _notebook(
+            extra=[
+                "print('x' * 100_000_000)\n",
+                "import os\nfor _ in range(100):\n    os.write(1, b'y' * 1_000_000)\n",
+            ]
+        ),
+    )
 
     # --- forging the verdict -------------------------------------------------------------------
-    hostile("forge_input_transformer", _notebook(extra=[
-        "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n",
-        "from IPython import get_ipython as g\n"
-        "g().input_transformers_post.append(lambda lines: ['pass\\n'])\n"]))  # fmt: skip
-    hostile("forge_patch_numpy", _notebook(extra=[
-        "import builtins, numpy, numpy.testing\n"
-        "numpy.testing.assert_allclose = lambda *a, **k: None\n"
-        "numpy.allclose = lambda *a, **k: True\n"
-        "numpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(a), bool)\n"
-        "import autograder.checks as ch\n"
-        "ch.assert_close = ch.assert_shape = ch.assert_dtype = lambda *a, **k: None\n"
-        "builtins.AssertionError = type('Nope', (Exception,), {})\n"
-        "builtins.isinstance = lambda *a: True\n"]))  # fmt: skip
+    hostile(
+        "forge_input_transformer",
+        _notebook(
+            extra=[
+                "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n",
+                "from IPython import get_ipython as g\n"
+                "g().input_transformers_post.append(lambda lines: ['pass\\n'])\n",
+            ]
+        ),
+    )
+    hostile(
+        "forge_patch_numpy",
+        _notebook(
+            extra=[
+                "import builtins, numpy, numpy.testing\n"
+                "numpy.testing.assert_allclose = lambda *a, **k: None\n"
+                "numpy.allclose = lambda *a, **k: True\n"
+                "numpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(a), bool)\n"
+                "import autograder.checks as ch\n"
+                "ch.assert_close = ch.assert_shape = ch.assert_dtype = lambda *a, **k: None\n"
+                "builtins.AssertionError = type('Nope', (Exception,), {})\n"
+                "builtins.isinstance = lambda *a: True\n"
+            ]
+        ),
+    )
     always = (
         "class Always:\n"
         "    def __eq__(self, other): return True\n"
@@ -206,12 +259,17 @@ def test_hostile_batch(ag_course, ag_runner_path, tmp_path, listener):
         "    shape = (2, 3)\n"
         "    dtype = np.dtype(float)\n"
     )
-    hostile("forge_eq_always_true", _notebook({
-        "sigmoid": always + "def sigmoid(z):\n    return Always()\n",
-        "softmax": "def softmax(z):\n    return Always()\n",
-        "dense_forward": "def dense_forward(X, W, b, activation):\n    return Always()\n",
-        "two_layer_forward": "def two_layer_forward(X, W1, b1, W2, b2):\n    return Always()\n",
-    }))  # fmt: skip
+    hostile(
+        "forge_eq_always_true",
+        _notebook(
+            {
+                "sigmoid": always + "def sigmoid(z):\n    return Always()\n",
+                "softmax": "def softmax(z):\n    return Always()\n",
+                "dense_forward": "def dense_forward(X, W, b, activation):\n    return Always()\n",
+                "two_layer_forward": "def two_layer_forward(X, W1, b1, W2, b2):\n    return Always()\n",
+            }
+        ),
+    )
     fake = (
         "class Fake(np.ndarray):\n"
         "    def __eq__(self, o): return np.ones(self.shape, bool)\n"
@@ -220,28 +278,43 @@ def test_hostile_batch(ag_course, ag_runner_path, tmp_path, listener):
         "def _fake(shape):\n"
         "    return np.zeros(shape).view(Fake)\n"
     )
-    hostile("forge_ndarray_subclass", _notebook({
-        "sigmoid": fake + "def sigmoid(z):\n    return _fake(np.shape(z))\n",
-        "softmax": "def softmax(z):\n    return _fake(np.shape(z))\n",
-        "dense_forward": "def dense_forward(X, W, b, activation):\n    return _fake((len(X), len(b)))\n",
-        "two_layer_forward": "def two_layer_forward(X, W1, b1, W2, b2):\n"
-                             "    return _fake((len(X), len(b2)))\n",
-    }))  # fmt: skip
-    hostile("forge_shadow_builtins", _notebook(extra=[
-        "def len(x):\n    return 3\n",
-        "def print(*a, **k):\n    return None\n",
-        "assert_close = assert_shape = assert_dtype = assert_no_warnings = lambda *a, **k: None\n",
-        "np = None\n"]))  # fmt: skip
+    hostile(
+        "forge_ndarray_subclass",
+        _notebook(
+            {
+                "sigmoid": fake + "def sigmoid(z):\n    return _fake(np.shape(z))\n",
+                "softmax": "def softmax(z):\n    return _fake(np.shape(z))\n",
+                "dense_forward": "def dense_forward(X, W, b, activation):\n    return _fake((len(X), len(b)))\n",
+                "two_layer_forward": "def two_layer_forward(X, W1, b1, W2, b2):\n"
+                "    return _fake((len(X), len(b2)))\n",
+            }
+        ),
+    )
+    hostile(
+        "forge_shadow_builtins",
+        _notebook(
+            extra=[
+                "def len(x):\n    return 3\n",
+                "def print(*a, **k):\n    return None\n",
+                "assert_close = assert_shape = assert_dtype = assert_no_warnings = lambda *a, **k: None\n",
+                "np = None\n",
+            ]
+        ),
+    )
     tampered = _notebook()
     for cell in tampered["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
         if meta.get("grade") and cell["cell_type"] == "code":
             cell["source"] = "pass\n"
             meta["points"] = 100
-    tampered["cells"].append(_code("pass\n", grade=True, solution=False, locked=True,
-                                   grade_id="sigmoid_public", points=50))  # fmt: skip
-    tampered["cells"].append(_code("pass\n", grade=True, solution=False, locked=True,
-                                   grade_id="bonus_points", points=50))  # fmt: skip
+    tampered["cells"].append(
+        _code(
+            "pass\n", grade=True, solution=False, locked=True, grade_id="sigmoid_public", points=50
+        )
+    )
+    tampered["cells"].append(
+        _code("pass\n", grade=True, solution=False, locked=True, grade_id="bonus_points", points=50)
+    )
     hostile("forge_tampered_tests", tampered)
     dup = _notebook()
     first_test = next(c for c in dup["cells"] if c["metadata"].get("nbgrader", {}).get("grade"))
@@ -250,48 +323,88 @@ def test_hostile_batch(ag_course, ag_runner_path, tmp_path, listener):
     hostile("forge_duplicated_renamed", dup)
 
     # --- escaping the sandbox -------------------------------------------------------------------
-    hostile("escape_read_secrets", _notebook(extra=[PWN + (
-        "import os\n"
-        f"for _p in {probes!r}:\n"
-        "    try:\n        _pwn(open(_p).read())\n    except Exception as e:\n        print(e)\n"
-        f"for _top in ['/tmp', {str(course_root)!r}, {str(subs)!r}, {str(REPO / 'exercises')!r}]:\n"
-        "    for _d, _, _fs in os.walk(_top):\n"
-        "        for _f in _fs:\n"
-        "            if _f.endswith(('.ipynb', '.db', '.json')):\n"
-        "                try:\n                    _pwn(open(os.path.join(_d, _f)).read())\n"
-        "                except Exception:\n                    pass\n")]))  # fmt: skip
-    hostile("escape_write_files", _notebook(extra=[
-        f"for _p in [{str(gradebook)!r}]:\n"
-        "    try:\n        open(_p, 'r+b').write(b'garbage' * 1000)\n"
-        "    except Exception as e:\n        print('gradebook', e)\n",
-        f"for _p in [{str(subs / 'honest_full' / A / 'pwned.txt')!r}, "
-        f"{str(course_root / 'pwned.txt')!r}, {str(marker)!r}, '/tmp/autograder-pwned']:\n"
-        "    try:\n        open(_p, 'w').write('pwned')\n"
-        "    except Exception as e:\n        print(_p, e)\n"]))  # fmt: skip
-    hostile("escape_network", _notebook(extra=[
-        "import socket\n"
-        f"s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-        "s.sendall(b'PWNED')\n"]))  # fmt: skip
-    hostile("escape_privileges", _notebook(extra=[
-        "import os\nos.setuid(0)\n", "import subprocess\nsubprocess.run(['su', '-c', 'id'])\n",
-        "import os\nos.chmod('/etc/passwd', 0o777)\n"]))  # fmt: skip
-    hostile("forbidden_nnlib", _notebook({
-        "sigmoid": "from nnlib.activations import sigmoid\n",
-        "softmax": "def softmax(z):\n    import nnlib.activations as a\n    return a.softmax(z)\n",
-        "dense_forward": "def dense_forward(X, W, b, activation):\n"
-                         "    m = __import__('nn' + 'lib.layers', fromlist=['x'])\n"
-                         "    return activation(m.dense_forward(X, W, b)[0])\n",
-        "two_layer_forward": "def two_layer_forward(X, W1, b1, W2, b2):\n"
-                             f"    ns = {{}}\n    exec(open({str(REPO / 'nnlib' / 'activations.py')!r})"
-                             ".read(), ns)\n"
-                             "    return ns['softmax'](X @ W1)\n",
-    }), "forbidden-import", "forbidden")  # fmt: skip
+    hostile(
+        "escape_read_secrets",
+        _notebook(
+            extra=[
+                PWN
+                + (
+                    "import os\n"
+                    f"for _p in {probes!r}:\n"
+                    "    try:\n        _pwn(open(_p).read())\n    except Exception as e:\n        print(e)\n"
+                    f"for _top in ['/tmp', {str(course_root)!r}, {str(subs)!r}, {str(REPO / 'exercises')!r}]:\n"
+                    "    for _d, _, _fs in os.walk(_top):\n"
+                    "        for _f in _fs:\n"
+                    "            if _f.endswith(('.ipynb', '.db', '.json')):\n"
+                    "                try:\n                    _pwn(open(os.path.join(_d, _f)).read())\n"
+                    "                except Exception:\n                    pass\n"
+                )
+            ]
+        ),
+    )
+    hostile(
+        "escape_write_files",
+        _notebook(
+            extra=[
+                f"for _p in [{str(gradebook)!r}]:\n"
+                "    try:\n        open(_p, 'r+b').write(b'garbage' * 1000)\n"
+                "    except Exception as e:\n        print('gradebook', e)\n",
+                f"for _p in [{str(subs / 'honest_full' / A / 'pwned.txt')!r}, "
+                f"{str(course_root / 'pwned.txt')!r}, {str(marker)!r}, '/tmp/autograder-pwned']:\n"
+                "    try:\n        open(_p, 'w').write('pwned')\n"
+                "    except Exception as e:\n        print(_p, e)\n",
+            ]
+        ),
+    )
+    hostile(
+        "escape_network",
+        _notebook(
+            extra=[
+                "import socket\n"
+                f"s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+                "s.sendall(b'PWNED')\n"
+            ]
+        ),
+    )
+    hostile(
+        "escape_privileges",
+        _notebook(
+            extra=[
+                "import os\nos.setuid(0)\n",
+                "import subprocess\nsubprocess.run(['su', '-c', 'id'])\n",
+                "import os\nos.chmod('/etc/passwd', 0o777)\n",
+            ]
+        ),
+    )
+    hostile(
+        "forbidden_nnlib",
+        _notebook(
+            {
+                "sigmoid": "from nnlib.activations import sigmoid\n",
+                "softmax": "def softmax(z):\n    import nnlib.activations as a\n    return a.softmax(z)\n",
+                "dense_forward": "def dense_forward(X, W, b, activation):\n"
+                "    m = __import__('nn' + 'lib.layers', fromlist=['x'])\n"
+                "    return activation(m.dense_forward(X, W, b)[0])\n",
+                "two_layer_forward": "def two_layer_forward(X, W1, b1, W2, b2):\n"
+                f"    ns = {{}}\n    exec(open({str(REPO / 'nnlib' / 'activations.py')!r})"
+                ".read(), ns)\n"
+                "    return ns['softmax'](X @ W1)\n",
+            }
+        ),
+        "forbidden-import",
+        "forbidden",
+    )
 
     # --- corrupt input ---------------------------------------------------------------------------
     hostile("corrupt_invalid_json", '{"cells": [', "invalid-notebook", "not valid JSON")
-    hostile("corrupt_nbformat3", json.dumps({"nbformat": 3, "nbformat_minor": 0,
-                                             "worksheets": [{"cells": []}], "metadata": {}}),
-            "invalid-notebook", "nbformat 3")  # fmt: skip
+    hostile(
+        "corrupt_nbformat3",
+        json.dumps(
+            {"nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": []}], "metadata": {}}
+        ),
+        "invalid-notebook",
+        "nbformat 3",
+    )
     hostile("corrupt_empty_file", b"", "invalid-notebook", "empty")
     hostile("corrupt_binary", os.urandom(2000), "invalid-notebook")
     hostile("corrupt_renamed", _source(), "missing-notebook", "renamed", name="my-solution.ipynb")
@@ -316,9 +429,12 @@ def test_hostile_batch(ag_course, ag_runner_path, tmp_path, listener):
     for student, want in cases.items():
         res = summary.results[student]
         msgs = " | ".join(
-            [*res["messages"], *[t["message"] for nb in res["notebooks"] for t in nb["tests"]],
-             *[c["error"] for nb in res["notebooks"] for c in nb.get("cells", [])]]
-        )  # fmt: skip
+            [
+                *res["messages"],
+                *[t["message"] for nb in res["notebooks"] for t in nb["tests"]],
+                *[c["error"] for nb in res["notebooks"] for c in nb.get("cells", [])],
+            ]
+        )
         if res["score"] != want["score"]:
             problems.append(f"{student}: score {res['score']} != {want['score']} ({msgs[:300]})")
         if want.get("status") and res["status"] != want["status"]:

@@ -21,8 +21,15 @@ N = 8
 
 def _slow_submission(delay: float) -> str:
     nb = json.loads(SOURCE.read_text())
-    nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                        "source": f"import time\ntime.sleep({delay})\n"})  # fmt: skip
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": f"import time\ntime.sleep({delay})\n",
+        }
+    )
     return json.dumps(nb)
 
 
@@ -34,8 +41,21 @@ def _journal(course) -> list[dict]:
 
 
 def _grade_cmd(course, subs: Path, runner_path: list[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "autograder.cli", "--course-dir", course.root, "grade", A,
-           str(subs), "--workers", "1", "--quiet", "--timeout", "30"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder.cli",
+        "--course-dir",
+        course.root,
+        "grade",
+        A,
+        str(subs),
+        "--workers",
+        "1",
+        "--quiet",
+        "--timeout",
+        "30",
+    ]
     for p in runner_path:
         cmd += ["--runner-path", p]
     return cmd

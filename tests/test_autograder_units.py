@@ -22,9 +22,23 @@ from autograder.progress import format_seconds
 # ------------------------------------------------------------------------------------ codec ----
 @pytest.mark.parametrize(
     "value",
-    [None, True, 3, -2.5, float("inf"), 1 + 2j, "text", (1, "a"), [1, [2, 3]], {1: "x", "y": (2,)},
-     np.arange(6.0).reshape(2, 3), np.array([True, False]), np.float32(1.5), np.int64(7)],
-)  # fmt: skip
+    [
+        None,
+        True,
+        3,
+        -2.5,
+        float("inf"),
+        1 + 2j,
+        "text",
+        (1, "a"),
+        [1, [2, 3]],
+        {1: "x", "y": (2,)},
+        np.arange(6.0).reshape(2, 3),
+        np.array([True, False]),
+        np.float32(1.5),
+        np.int64(7),
+    ],
+)
 def test_codec_round_trip(value):
     back = codec.decode(json.loads(json.dumps(codec.encode(value))))
     if isinstance(value, np.ndarray):
@@ -191,10 +205,13 @@ def test_forbidden_references_taint_the_function(code):
 
 def test_taint_spreads_through_helpers_but_not_to_clean_code():
     cells = [
-        ("helpers", "from nnlib.activations import softmax as _s\ndef helper(z):\n    return _s(z)\n"),
+        (
+            "helpers",
+            "from nnlib.activations import softmax as _s\ndef helper(z):\n    return _s(z)\n",
+        ),
         ("softmax", "def softmax(z):\n    return helper(z)\n"),
         ("sigmoid", "import scipy\ndef sigmoid(z):\n    return scipy.special.expit(z)\n"),
-    ]  # fmt: skip
+    ]
     tainted, _ = tainted_names(cells, FORBID)
     assert {"_s", "helper", "softmax"} <= set(tainted)
     assert "sigmoid" not in tainted and "scipy" not in tainted
@@ -218,10 +235,12 @@ def test_free_names_and_module_locations():
         (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "nbformat 3"),
         (json.dumps({"nbformat": 4, "cells": {}}).encode(), "not a list"),
         (json.dumps({"nbformat": 4, "cells": [{"cell_type": "x"}]}).encode(), "cell 0"),
-        (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 3}]}).encode(),
-         "source"),
+        (
+            json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 3}]}).encode(),
+            "source",
+        ),
     ],
-)  # fmt: skip
+)
 def test_invalid_notebooks_have_clear_messages(tmp_path, content, match):
     path = tmp_path / "nb.ipynb"
     path.write_bytes(content)
@@ -232,25 +251,32 @@ def test_invalid_notebooks_have_clear_messages(tmp_path, content, match):
 def test_student_cells_use_source_tests_and_drop_the_submissions():
     from autograder.notebook import SourceCell
 
-    spec = NotebookSpec("nb", "nb.ipynb", [
-        SourceCell(0, "code", "import numpy as np", "instructor", "setup", 0, True),
-        SourceCell(1, "code", "def f(): pass", "solution", "f", 0, False),
-        SourceCell(2, "code", "assert f() is None", "test", "test_f", 1, True),
-        SourceCell(3, "code", "def g(): pass", "solution", "g", 0, False),
-    ], [], [])  # fmt: skip
+    spec = NotebookSpec(
+        "nb",
+        "nb.ipynb",
+        [
+            SourceCell(0, "code", "import numpy as np", "instructor", "setup", 0, True),
+            SourceCell(1, "code", "def f(): pass", "solution", "f", 0, False),
+            SourceCell(2, "code", "assert f() is None", "test", "test_f", 1, True),
+            SourceCell(3, "code", "def g(): pass", "solution", "g", 0, False),
+        ],
+        [],
+        [],
+    )
 
     def cell(src, **meta):
-        return {"cell_type": "code", "source": src,
-                "metadata": {"nbgrader": meta} if meta else {}}  # fmt: skip
+        return {"cell_type": "code", "source": src, "metadata": {"nbgrader": meta} if meta else {}}
 
-    sub = {"cells": [
-        cell("import os  # edited setup", grade_id="setup", locked=True),
-        cell("def f(): return 1", grade_id="f", solution=True),
-        cell("pass", grade_id="test_f", grade=True, points=100),
-        cell("pass", grade_id="bonus", grade=True, points=100),
-        cell("def f(): return 2", grade_id="f", solution=True),
-        cell("%timeit f()\nx = 1"),
-    ]}  # fmt: skip
+    sub = {
+        "cells": [
+            cell("import os  # edited setup", grade_id="setup", locked=True),
+            cell("def f(): return 1", grade_id="f", solution=True),
+            cell("pass", grade_id="test_f", grade=True, points=100),
+            cell("pass", grade_id="bonus", grade=True, points=100),
+            cell("def f(): return 2", grade_id="f", solution=True),
+            cell("%timeit f()\nx = 1"),
+        ]
+    }
     cells = student_cells(spec, sub)
     assert [label for label, _ in cells] == ["cell 0", "f", "cell 5"]
     assert cells[0][1] == "import numpy as np"  # locked cell restored from the source
