@@ -69,14 +69,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a browser that drops a connection (a cancelled request) is not an error here
+
+
 class SiteServer:
     """Serve a folder on 127.0.0.1 on a free port (``with SiteServer(path) as base_url:``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         handler = partial(_QuietHandler, directory=str(self.root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -265,8 +271,20 @@ class Chromium:
             raise BrowserError(f"JavaScript error: {text}")
         return result.get("result", {}).get("value")
 
-    def screenshot(self, path: Path) -> None:
-        data = self.send("Page.captureScreenshot", format="png")["data"]
+    def screenshot(self, path: Path, full_page: bool = False, max_height: int = 8000) -> None:
+        """A PNG of the viewport, or of the whole page (up to ``max_height`` CSS pixels)."""
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:
+            size = self.send("Page.getLayoutMetrics")["cssContentSize"]
+            params["captureBeyondViewport"] = True
+            params["clip"] = {
+                "x": 0,
+                "y": 0,
+                "width": size["width"],
+                "height": min(size["height"], max_height),
+                "scale": 1,
+            }
+        data = self.send("Page.captureScreenshot", **params)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
 
@@ -295,7 +313,22 @@ class Chromium:
         if result.get("errorText"):
             visit.failed_requests.append(f"{url}: {result['errorText']}")
             return visit
+        frame = result.get("frameId")
         self.wait_for("Page.loadEventFired")
+        # follow redirects (the index's <meta http-equiv="Refresh">): wait until every navigation
+        # the main frame started has finished loading
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            self.wait_network_idle()
+            started = sum(
+                1
+                for e in self._events
+                if e["method"] == "Page.frameStartedLoading" and e["params"]["frameId"] == frame
+            )
+            loaded = sum(1 for e in self._events if e["method"] == "Page.loadEventFired")
+            if loaded >= started:
+                break
+            self.wait_for("Page.loadEventFired")
         if settle:
             self.evaluate(settle, await_promise=True)
         self.wait_network_idle()
