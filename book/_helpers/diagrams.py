@@ -27,13 +27,15 @@ def draw_network(
     show_bias: bool = False,
     edge_alpha: float = 0.35,
     title: str | None = None,
+    node_labels: Sequence[Sequence[str]] | None = None,
 ) -> Axes:
     """Draw a dense (fully connected) network, e.g. ``draw_network([3, 4, 4, 2])``.
 
     Every unit of a layer is connected to every unit of the next one. Layers with more than
     ``max_units`` units are drawn with their first and last units and a vertical ellipsis; the
     layer's size is written underneath. ``show_bias`` adds a bias unit (``+1``) to every layer
-    except the output, connected to the next layer's units.
+    except the output, connected to the next layer's units. ``node_labels`` gives one list of
+    labels per layer, written inside the units (for small networks).
     """
     sizes = [int(s) for s in layer_sizes]
     if len(sizes) < 2 or min(sizes) < 1:
@@ -85,10 +87,12 @@ def draw_network(
             ax.add_patch(
                 plt.Circle((x, y), radius, fc=NODE_COLORS[kind], ec="0.2", lw=1.0, zorder=2)
             )
+            if node_labels is not None:
+                ax.text(x, y, node_labels[layer][u], ha="center", va="center", fontsize=8, zorder=3)
         ax.text(
             pts[0][0],
             bottom,
-            f"{layer_names[layer]}\n{sizes[layer]} units",
+            f"{layer_names[layer]}\n{sizes[layer]} unit{'s' if sizes[layer] > 1 else ''}",
             ha="center",
             va="top",
             fontsize=9,
