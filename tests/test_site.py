@@ -9,11 +9,13 @@ index reaches every chapter, the lecture and the exercises; the launch and downl
 slides open and advance. Screenshots land in artifacts/screenshots/.
 
 Chromium is required: without it these tests fail (they do not skip). ``make setup`` installs
-Debian's ``chromium``; ``$CHROMIUM`` points at another binary.
+Debian's ``chromium``; ``$CHROMIUM`` points at another binary. ``SITE_TEST_NO_BUILD=1`` tests
+``_build/html`` as it is, without (re)building.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import subprocess
@@ -154,11 +156,12 @@ class PageReport:
 
 # --- building and serving ---------------------------------------------------------------------
 def _sources() -> list[Path]:
-    files = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "Makefile", ROOT / "_assets"]
-    for folder in ("book", "lectures", "exercises", "scripts"):
+    """What the built site is made from (not nnlib: the notebook cache keys on the notebooks)."""
+    files = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "Makefile", *ROOT.glob("*.md")]
+    for folder in ("book", "lectures", "scripts", "_assets"):
         files += [p for p in (ROOT / folder).rglob("*") if p.is_file()]
-    files += list(ROOT.glob("*.md"))
-    return [p for p in files if p.exists() and ".ipynb_checkpoints" not in p.parts]
+    skip = {"__pycache__", ".ipynb_checkpoints"}
+    return [p for p in files if p.exists() and not skip & set(p.parts)]
 
 
 def _fresh() -> bool:
@@ -168,23 +171,34 @@ def _fresh() -> bool:
     return all(p.stat().st_mtime <= built for p in _sources())
 
 
+def _make_book() -> None:
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "book"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if proc.returncode != 0:
+        log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + "\n" + proc.stderr).splitlines()
+        causes = [line for line in log if re.search(r"WARNING|ERROR|Error|error:", line)]
+        pytest.fail(
+            f"`make book` failed ({proc.returncode}) after {time.monotonic() - started:.0f} s "
+            "(warnings are errors):\n" + "\n".join(causes[-40:] + ["...", *log[-15:]])
+        )
+
+
 @pytest.fixture(scope="session")
 def built_site() -> Path:
     """_build/html, built the way `make book` builds it (once per session, when stale)."""
-    if os.environ.get("SITE_TEST_NO_BUILD") != "1" and not _fresh():
-        started = time.monotonic()
-        proc = subprocess.run(
-            ["make", "--no-print-directory", "book"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=3600,
-        )
-        if proc.returncode != 0:
-            pytest.fail(
-                f"`make book` failed ({proc.returncode}) after {time.monotonic() - started:.0f} s:\n"
-                + (proc.stdout[-4000:] + proc.stderr[-4000:])
-            )
+    if os.environ.get("SITE_TEST_NO_BUILD") != "1":
+        (ROOT / "_build").mkdir(exist_ok=True)
+        # one build at a time (pytest-xdist workers, or two sessions in one checkout)
+        with open(ROOT / "_build" / ".site-test.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not _fresh():
+                _make_book()
     if not (HTML / "index.html").is_file():
         pytest.fail("_build/html/index.html is missing: run `make book`")
     return HTML
