@@ -254,6 +254,11 @@ class Sequential:
         if verbose == "auto":
             verbose = 1
         n = len(x)
+        if n == 0:
+            raise ValueError(
+                "There are no training samples left to fit on (x is empty, or validation_split "
+                "took all of them)."
+            )
         steps = math.ceil(n / batch_size)
         self.history = History()
         cbs = [self.history, *(callbacks or [])]
