@@ -1728,6 +1728,11 @@ class TorchModel:
         if not isinstance(batch_size, int | np.integer) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         n = len(x)
+        if n == 0:
+            raise ValueError(
+                "There are no training samples left to fit on (x is empty, or validation_split "
+                "took all of them)."
+            )
         steps = math.ceil(n / batch_size)
 
         module = self._sync_in()
