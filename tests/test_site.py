@@ -264,6 +264,17 @@ def _toc_files() -> list[str]:
     return list(walk(yaml.safe_load((ROOT / "_toc.yml").read_text())))
 
 
+def _is_notebook(page: str) -> bool:
+    """An executable page: an .ipynb, or a MyST markdown notebook (a kernelspec in its header)."""
+    if (ROOT / f"{page}.ipynb").is_file():
+        return True
+    source = ROOT / f"{page}.md"
+    if not source.is_file():
+        return False
+    header = re.match(r"---\n(.*?)\n---", source.read_text(encoding="utf-8"), re.DOTALL)
+    return bool(header and "kernelspec" in (yaml.safe_load(header.group(1)) or {}))
+
+
 def _expected_math(html_file: Path) -> int:
     """How many formulas the page's HTML asks MathJax to typeset."""
     soup = BeautifulSoup(html_file.read_text(encoding="utf-8"), "html.parser")
@@ -374,8 +385,10 @@ def test_launch_and_download_buttons(built_site: Path) -> None:
     org_repo = urlsplit(repo).path.strip("/")
     branch = config["repository"]["branch"]
     launch = config["launch_buttons"]
+    executable = [page for page in _toc_files() if _is_notebook(page)]
+    assert {"lectures/lecture-08", *CHAPTERS} <= set(executable), executable
     problems = []
-    for page in ["lectures/lecture-08", *CHAPTERS]:
+    for page in executable:
         html_file = built_site / f"{page}.html"
         if not html_file.is_file():
             problems.append(f"{page}: not built")
