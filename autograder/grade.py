@@ -222,18 +222,25 @@ def _atomic_json(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _ensure_in_gradebook(course: Course, assignment: str) -> None:
+def _ensure_in_gradebook(course: Course, assignment: str, specs: list[NotebookSpec]) -> str:
+    """Make the gradebook know the assignment's current cells (re-releasing if it does not)."""
     from nbgrader.api import MissingEntry
 
+    want = {(s.name, c.grade_id, c.points) for s in specs for c in s.graded}
     with open_gradebook(course) as gb:
         try:
-            gb.find_assignment(assignment)
-            return
+            known = gb.find_assignment(assignment)
+            have = {
+                (nb.name, c.name, c.max_score) for nb in known.notebooks for c in nb.grade_cells
+            }
         except MissingEntry:
-            pass
+            have = set()
+    if have == want:
+        return ""
     from autograder.release import release
 
     release(course, assignment)  # nbgrader records the assignment's cells in the gradebook
+    return "the gradebook did not match the source notebooks: released again to update it"
 
 
 def grade_assignment(
@@ -273,7 +280,7 @@ def grade_assignment(
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         raise RuntimeError(f"another grading run of {assignment} is in progress") from None
-    _ensure_in_gradebook(course, assignment)
+    note = _ensure_in_gradebook(course, assignment, specs)
     journal = Journal(os.path.join(state, "journal.jsonl"))
     if opts.regrade:
         journal.reset()
@@ -304,6 +311,8 @@ def grade_assignment(
     }
     log = open(os.path.join(state, "grade.log"), "a")
     log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment} from {root}\n")
+    if note:
+        log.write(note + "\n")
     with open_gradebook(course) as gb:
         for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
             with open(os.path.join(results_dir, f"{student}.json")) as fh:

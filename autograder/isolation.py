@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import errno
 import fcntl
 import os
@@ -301,6 +302,14 @@ def isolate(
             f"no mount namespace; working directory {workdir}; other files are protected only by "
             "file permissions"
         )
+    if not root:  # RLIMIT_NPROC counts every process of this user: leave room for the others
+        tasks = 0
+        for pid in processes_of_uid(os.getuid()):
+            try:
+                tasks += len(os.listdir(f"/proc/{pid}/task"))  # threads count too
+            except OSError:
+                continue
+        limits = dataclasses.replace(limits, nproc=limits.nproc + tasks)
     report["limits"] = _set_limits(limits)
     if root and uid is not None:
         os.setgroups([])

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
+import pytest
 
 A = "01-forward-pass"
 REPO = Path(__file__).resolve().parents[1]
@@ -61,6 +62,7 @@ def _grade_cmd(course, subs: Path, runner_path: list[str]) -> list[str]:
     return cmd
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_resume(ag_course, ag_runner_path, tmp_path):
     subs = tmp_path / "subs"
     for i in range(N):
