@@ -54,14 +54,14 @@ def ag_runner_path(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 @pytest.fixture(scope="session")
 def _ag_released(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The course (config + sources of the real exercises), released once per session."""
+    """The course (config + exercise 1's source), released once per session."""
     from autograder.config import load_course
     from autograder.release import release
 
     root = tmp_path_factory.mktemp("course-template") / "course"
     root.mkdir()
     shutil.copy(EXERCISES / "nbgrader_config.py", root)
-    shutil.copytree(EXERCISES / "source", root / "source")
+    shutil.copytree(EXERCISES / "source" / "01-forward-pass", root / "source" / "01-forward-pass")
     course = load_course(str(root))
     for assignment in course.assignments():
         release(course, assignment)

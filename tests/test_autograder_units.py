@@ -301,3 +301,25 @@ def test_journal_survives_a_torn_line(tmp_path):
 
 def test_format_seconds():
     assert format_seconds(75.2) == "1:15" and format_seconds(3700) == "1:01:40"
+
+
+# ---------------------------------------------------------------------------------------- cli ----
+def test_cli_help_and_course_dir(tmp_path, monkeypatch, capsys):
+    from autograder.cli import build_parser, main
+    from autograder.config import find_course_dir
+
+    help_text = build_parser().format_help()
+    for cmd in ("release", "grade", "export", "collect", "feedback", "report"):
+        assert cmd in help_text
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    assert "--workers" in capsys.readouterr().out
+    monkeypatch.delenv("AUTOGRADER_COURSE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert find_course_dir() == str(tmp_path / "exercises")
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    assert find_course_dir() == str(tmp_path)
+    monkeypatch.setenv("AUTOGRADER_COURSE_DIR", "/somewhere")
+    assert find_course_dir() == "/somewhere" and find_course_dir("rel") == str(tmp_path / "rel")
+    assert main(["--course-dir", str(tmp_path / "missing"), "report", "x"]) == 1
+    assert "does not exist" in capsys.readouterr().err
