@@ -272,6 +272,7 @@ def isolate(
     libc = _libc()
     report: dict = {}
     root = os.geteuid() == 0
+    me = os.getuid()  # a new user namespace would show it as the overflow uid
     cwd = workdir
     if root:
         net = _unshare(libc, CLONE_NEWNET)
@@ -318,7 +319,7 @@ def isolate(
         report["user"] = f"uid {uid} (dropped from root; no groups)"
     else:
         report["user"] = (
-            f"uid {os.getuid()} (not root: no user switch; RLIMIT_NPROC counts all of this user's "
+            f"uid {me} (not root: no user switch; RLIMIT_NPROC counts all of this user's "
             "processes and the student can read whatever this user can)"
         )
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
