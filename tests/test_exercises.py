@@ -167,7 +167,7 @@ def test_solution_scores_full_marks_and_release_scores_zero(assignment, course_r
     assert full["score"] == full["max_score"] > 0
     assert blank["score"] == 0, f"{assignment}: the blank release earns {blank['score']} points"
     assert blank["status"] == "ok", f"{assignment}: the blank release crashed the grader: {blank}"
-    seconds = full.get("seconds")
+    seconds = full.get("duration_s")
     if seconds is not None:
         limit = 60 + (90 if assignment in SLOW else 0)
         assert seconds < limit, f"{assignment}: grading one submission took {seconds:.0f} s"
