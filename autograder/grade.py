@@ -213,6 +213,20 @@ def _run_one(job: dict, specs: list[NotebookSpec], hard_timeout: float, base: st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _copy_for_formgrader(course: Course, result: dict, folder: str) -> None:
+    """Copy the readable submitted notebooks to ``autograded/`` (formgrader shows the written
+    answers from there). Only the student's own file: no test code is added to it."""
+    for nb in result.get("notebooks", []):
+        if nb["status"] in ("invalid-notebook", "missing-notebook"):
+            continue
+        dest = os.path.join(course.root, "autograded", result["student"], result["assignment"])
+        os.makedirs(dest, exist_ok=True)
+        shutil.copyfile(
+            os.path.join(folder, f"{nb['notebook']}.ipynb"),
+            os.path.join(dest, f"{nb['notebook']}.ipynb"),
+        )
+
+
 def _atomic_json(path: str, data: dict) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as fh:
@@ -315,10 +329,15 @@ def grade_assignment(
         log.write(note + "\n")
     with open_gradebook(course) as gb:
         for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
-            with open(os.path.join(results_dir, f"{student}.json")) as fh:
-                store_result(gb, json.load(fh))
+            try:
+                with open(os.path.join(results_dir, f"{student}.json")) as fh:
+                    store_result(gb, json.load(fh))
+            except (OSError, ValueError):
+                del graded[student]  # its result file is gone: grade it again
+                continue
             journal.append("stored", student)
         todo = [(st, folder) for st, folder in subs if st not in graded]
+        folders = dict(todo)
         summary.skipped = [st for st, _ in subs if st in graded]
         workers = max(1, opts.workers or os.cpu_count() or 1)
         progress = Progress(len(todo), enabled=opts.progress)
@@ -344,9 +363,17 @@ def grade_assignment(
                         specs, student, assignment, "crashed", f"grader error: {exc}"
                     )
                 _atomic_json(os.path.join(results_dir, f"{student}.json"), result)
+                try:
+                    _copy_for_formgrader(course, result, folders[student])
+                except OSError as exc:
+                    log.write(f"{student}: could not copy to autograded/ ({exc})\n")
                 journal.append("graded", student, status=result["status"], score=result["score"])
-                store_result(gb, result)
-                journal.append("stored", student)
+                try:
+                    store_result(gb, result)
+                    journal.append("stored", student)
+                except Exception as exc:  # e.g. the database is locked: the next run re-stores it
+                    gb.db.rollback()
+                    log.write(f"{student}: NOT stored in the gradebook ({exc}); rerun to retry\n")
                 summary.graded.append(student)
                 iso = next(
                     (nb["isolation"] for nb in result.get("notebooks", []) if nb.get("isolation")),

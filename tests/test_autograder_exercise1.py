@@ -100,6 +100,8 @@ def test_source_gets_full_marks_and_release_gets_zero(ag_course, ag_runner_path,
     assert full["score"] == full["max_score"] == 18, failed
     assert full["status"] == "ok"
     assert blank["score"] == 0 and blank["status"] == "ok"
+    copied = Path(ag_course.root) / "autograded" / "solution" / A / f"{A}.ipynb"
+    assert copied.read_bytes() == SOURCE.read_bytes(), "formgrader needs the submitted notebook"
     messages = [
         t["message"] for nb in blank["notebooks"] for t in nb["tests"] if t["kind"] == "auto"
     ]
