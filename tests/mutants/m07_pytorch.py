@@ -1,0 +1,175 @@
+"""Mutation tests of exercise 7 (PyTorch): plausible wrong solutions and the test cells that must
+lose their points (every other autograded test cell keeps its points).
+
+``forward``, ``train_step`` and ``train_epoch`` build their model with the student's ``to_torch``
+and return weights through ``to_numpy``, so a mutant of those also fails the tests of the
+functions built on them (listed in ``fails``; intended, it is how the exercise is built).
+The grading machine has no GPU visible to the sandbox: ``pick_device`` mutants that differ only
+on a CUDA machine (e.g. ignoring ``prefer="cpu"``) would not be caught, so none is listed.
+"""
+
+ASSIGNMENT = "07-pytorch"
+
+_DEV = ["pick_device_public", "pick_device_hidden"]
+_CONV = ["to_torch_public", "to_torch_hidden"]
+_FWD = ["forward_public", "forward_hidden"]
+_STEP = ["train_step_public", "train_step_hidden"]
+_EPOCH = ["train_epoch_public", "train_epoch_hidden"]
+
+MUTANTS = [
+    # ---- pick_device (graded on a machine without CUDA)
+    dict(
+        cell="pick_device",
+        old='return "cuda" if torch.cuda.is_available() else "cpu"',
+        new='return "cuda" if torch.cuda.is_available else "cpu"',
+        fails=_DEV,
+        why="torch.cuda.is_available without the call: a function is always true",
+    ),
+    dict(
+        cell="pick_device",
+        old='return "cuda" if torch.cuda.is_available() else "cpu"',
+        new='return torch.device("cuda" if torch.cuda.is_available() else "cpu")',
+        fails=_DEV,
+        why="returns a torch.device (not data) instead of the name",
+    ),
+    dict(
+        cell="pick_device",
+        old='    if prefer == "cpu":\n        return "cpu"\n',
+        new='    if prefer == "cpu":\n        return "cpu"\n    if prefer == "cuda":\n        return "cuda"\n',
+        fails=["pick_device_hidden"],
+        why='"cuda" returned on request even without a GPU',
+    ),
+    dict(
+        cell="pick_device",
+        old=(
+            '    if prefer not in ("auto", "cuda", "cpu"):\n'
+            "        raise ValueError(f\"prefer must be 'auto', 'cuda' or 'cpu', got {prefer!r}\")\n"
+        ),
+        new="",
+        fails=["pick_device_hidden"],
+        why="unknown values accepted silently",
+    ),
+    # ---- to_torch / to_numpy
+    dict(
+        cell="to_torch",
+        old="linear.weight.copy_(torch.as_tensor(W.T, dtype=torch.float32))",
+        new="linear.weight.copy_(torch.as_tensor(W, dtype=torch.float32))",
+        fails=[*_CONV, *_FWD, *_STEP, *_EPOCH],
+        why="kernel copied without the transpose into nn.Linear's (out, in) weight",
+    ),
+    dict(
+        cell="to_torch",
+        old="weights.append(module.weight.detach().cpu().numpy().T.copy())",
+        new="weights.append(module.weight.detach().cpu().numpy().copy())",
+        fails=[*_CONV, *_STEP, *_EPOCH],
+        why="to_numpy returns nn.Linear's (out, in) layout",
+    ),
+    dict(
+        cell="to_torch",
+        old="        if i < n_layers - 1:\n",
+        new="        if i < n_layers:\n",
+        fails=[*_FWD, *_STEP, *_EPOCH],
+        why="a ReLU after the output layer too (clips negative logits)",
+    ),
+    dict(
+        cell="to_torch",
+        old="            linear.bias.copy_(torch.as_tensor(b, dtype=torch.float32))\n",
+        new="",
+        fails=[*_CONV, *_FWD, *_STEP, *_EPOCH],
+        why="the biases keep nn.Linear's random initialization",
+    ),
+    # ---- forward
+    dict(
+        cell="forward",
+        old="probs = torch.softmax(model(x), dim=1)",
+        new="probs = torch.softmax(model(x), dim=0)",
+        fails=_FWD,
+        why="softmax over the batch axis",
+    ),
+    dict(
+        cell="forward",
+        old="probs = torch.softmax(model(x), dim=1)",
+        new="probs = model(x)",
+        fails=_FWD,
+        why="returns the logits, not probabilities",
+    ),
+    dict(
+        cell="forward",
+        old="probs = torch.softmax(model(x), dim=1)",
+        new="probs = torch.sigmoid(model(x))",
+        fails=_FWD,
+        why="sigmoid instead of softmax",
+    ),
+    dict(
+        cell="forward",
+        old="    return probs.cpu().numpy()",
+        new="    return probs",
+        fails=_FWD,
+        why="returns a tensor (not data)",
+    ),
+    # ---- train_step
+    dict(
+        cell="train_step",
+        old="loss = nn.functional.cross_entropy(model(x), t)",
+        new="loss = nn.functional.cross_entropy(torch.softmax(model(x), dim=1), t)",
+        fails=_STEP,
+        why="double softmax: probabilities passed to cross_entropy",
+    ),
+    dict(
+        cell="train_step",
+        old="loss = nn.functional.cross_entropy(model(x), t)",
+        new='loss = nn.functional.cross_entropy(model(x), t, reduction="sum")',
+        fails=_STEP,
+        why="summed instead of mean loss (the step is N times too large)",
+    ),
+    dict(
+        cell="train_step",
+        old="    loss.backward()\n    optimizer.step()\n",
+        new="    optimizer.step()\n    loss.backward()\n",
+        fails=_STEP,
+        why="optimizer.step() before loss.backward(): the weights never change",
+    ),
+    dict(
+        cell="train_step",
+        old="    return float(loss.item()), to_numpy(model)",
+        new=(
+            "    with torch.no_grad():\n"
+            "        loss = nn.functional.cross_entropy(model(x), t)\n"
+            "    return float(loss.item()), to_numpy(model)"
+        ),
+        fails=_STEP,
+        why="loss reported after the update",
+    ),
+    # ---- train_epoch
+    dict(
+        cell="train_epoch",
+        old="        optimizer.zero_grad()\n",
+        new="",
+        fails=_EPOCH,
+        why="no zero_grad: gradients accumulate over the batches",
+    ),
+    dict(
+        cell="train_epoch",
+        old="np.random.default_rng(seed).permutation(len(X))",
+        new="np.arange(len(X))",
+        fails=_EPOCH,
+        why="no shuffling",
+    ),
+    dict(
+        cell="train_epoch",
+        old="for start in range(0, len(X), batch_size):",
+        new="for start in range(0, len(X) - batch_size + 1, batch_size):",
+        fails=_EPOCH,
+        why="the last, smaller batch is dropped",
+    ),
+    dict(
+        cell="train_epoch",
+        old=("        total += loss.item() * len(idx)\n    return total / len(X), to_numpy(model)"),
+        new=(
+            "        total += loss.item()\n"
+            "    return total / -(-len(X) // batch_size), to_numpy(model)"
+        ),
+        fails=_EPOCH,
+        why="mean of the batch losses, not weighted by the batch sizes",
+    ),
+]
