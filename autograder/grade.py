@@ -57,7 +57,8 @@ class GradeOptions:
         Extra ``sys.path`` entries for the trusted runner only (e.g. a reference library that is
         not installed); never visible to the sandbox.
     tmp_dir : str or None
-        Where the per-submission working folders go (default: the system's temp folder).
+        Where the per-submission working folders go (default: ``.autograder/<assignment>/jobs``,
+        emptied at the start of each run, so a run killed with SIGKILL leaves nothing behind).
     """
 
     workers: int | None = None
@@ -294,6 +295,11 @@ def grade_assignment(
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         raise RuntimeError(f"another grading run of {assignment} is in progress") from None
+    jobs_dir = opts.tmp_dir
+    if jobs_dir is None:  # we hold the lock: whatever is in there is left over from a killed run
+        jobs_dir = os.path.join(state, "jobs")
+        shutil.rmtree(jobs_dir, ignore_errors=True)
+        os.makedirs(jobs_dir, mode=0o700)
     note = _ensure_in_gradebook(course, assignment, specs)
     journal = Journal(os.path.join(state, "journal.jsonl"))
     if opts.regrade:
@@ -350,7 +356,7 @@ def grade_assignment(
                     {**base_job, "student": st, "submission_dir": folder},
                     specs,
                     timeout + 30,
-                    opts.tmp_dir,
+                    jobs_dir,
                 ): st
                 for st, folder in todo
             }

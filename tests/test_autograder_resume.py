@@ -100,3 +100,5 @@ def test_sigkill_midway_then_resume(ag_course, ag_runner_path, tmp_path):
         result = Path(ag_course.state_dir(A)) / "results" / f"student{i:02d}.json"
         assert json.loads(result.read_text())["score"] == 18
     assert not os.path.exists(Path(ag_course.state_dir(A)) / "journal.jsonl.old")
+    jobs = Path(ag_course.state_dir(A)) / "jobs"
+    assert list(jobs.iterdir()) == [], "the killed run's job folders should be cleaned up"
