@@ -182,7 +182,11 @@ def _make_book() -> None:
     )
     if proc.returncode != 0:
         log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + "\n" + proc.stderr).splitlines()
-        causes = [line for line in log if re.search(r"WARNING|ERROR|Error|error:", line)]
+        causes = [
+            line
+            for line in log
+            if re.search(r"WARNING|ERROR|Error|error:", line) and "[IPKernelApp]" not in line
+        ]
         pytest.fail(
             f"`make book` failed ({proc.returncode}) after {time.monotonic() - started:.0f} s "
             "(warnings are errors):\n" + "\n".join(causes[-40:] + ["...", *log[-15:]])
