@@ -258,6 +258,25 @@ def _ensure_in_gradebook(course: Course, assignment: str, specs: list[NotebookSp
     return "the gradebook did not match the source notebooks: released again to update it"
 
 
+def _provided(spec: NotebookSpec) -> dict:
+    """Paths to bind read-only into the sandbox, and environment variables, for ``spec``."""
+    modules, paths = module_locations(spec.provide)
+    missing = sorted(set(spec.provide) - set(modules))
+    if missing:
+        raise RuntimeError(
+            f"{spec.path} asks to provide {missing} to the student's code, but the grader cannot "
+            "import them: install them in the grader's environment"
+        )
+    env = {}
+    if "fashion-mnist" in spec.datasets:
+        from nnlib.data import locate_fashion_mnist
+
+        folder = str(locate_fashion_mnist())  # raises with the fix (make data) when missing
+        paths.append(folder)
+        env["NNLIB_DATA"] = folder
+    return {"paths": paths, "env": env}
+
+
 def grade_assignment(
     course: Course,
     assignment: str,
@@ -309,11 +328,12 @@ def grade_assignment(
     s = course.settings
     timeout = float(opts.timeout or s["timeout"])
     cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
-    forbid_modules, hide = {}, [course.root, root, state]
+    forbid_modules, hide, provide = {}, [course.root, root, state], {}
     for spec in specs:
         modules, paths = module_locations(spec.forbid)
         forbid_modules[spec.name] = modules
         hide.extend(p for p in paths if p not in hide)
+        provide[spec.name] = _provided(spec)
     limits = {k: s[k] for k in ("nproc", "fsize_mb", "nofile", "tmp_mb")}
     limits["memory_mb"] = int(opts.memory_mb or s["memory_mb"])
     limits["cpu_s"] = int(timeout) + 5
@@ -325,6 +345,7 @@ def grade_assignment(
         "cell_timeout": cell_timeout,
         "hide": hide,
         "forbid_modules": forbid_modules,
+        "provide": provide,
         "uid_base": int(s["uid_base"]),
         "output_cap": int(s["output_cap"]),
         "runner_path": list(opts.runner_path),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "DATASETS",
     "MAX_NOTEBOOK_BYTES",
     "InvalidNotebook",
     "NotebookSpec",
@@ -30,6 +31,8 @@ __all__ = [
     "student_cells",
 ]
 
+#: Datasets a notebook may ask for in ``metadata.autograder.datasets``.
+DATASETS = ("fashion-mnist",)
 #: Largest notebook file accepted, in bytes.
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 _CELL_TYPES = ("code", "markdown", "raw")
@@ -175,6 +178,12 @@ class NotebookSpec:
         Forbidden modules/names (notebook metadata and all cells together).
     data_files : list of str
         Files (relative to the source folder) copied into the sandbox's working directory.
+    provide : list of str
+        Packages the student's code may import although they live outside the Python
+        installation (e.g. ``nnlib`` in an exercise that uses it): bound read-only into the sandbox.
+    datasets : list of str
+        Datasets bound read-only into the sandbox (``fashion-mnist``: the directory where
+        :func:`nnlib.data.locate_fashion_mnist` finds it, announced as ``$NNLIB_DATA``).
     """
 
     name: str
@@ -182,6 +191,8 @@ class NotebookSpec:
     cells: list[SourceCell]
     forbid: list[str]
     data_files: list[str]
+    provide: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
 
     @property
     def graded(self) -> list[SourceCell]:
@@ -255,9 +266,31 @@ def load_source(path: str) -> NotebookSpec:
             )
         )
     block = nb["metadata"].get("autograder", {})
-    data = block.get("data_files", []) if isinstance(block, dict) else []
+    block = block if isinstance(block, dict) else {}
+
+    def strings(key: str) -> list[str]:
+        items = block.get(key, [])
+        return [d for d in items if isinstance(d, str)] if isinstance(items, list) else []
+
     name = os.path.splitext(os.path.basename(path))[0]
-    return NotebookSpec(name, path, cells, forbid, [d for d in data if isinstance(d, str)])
+    unknown = sorted(set(strings("datasets")) - set(DATASETS))
+    if unknown:
+        raise InvalidNotebook(
+            f"{path}: unknown dataset(s) {unknown} in metadata.autograder.datasets "
+            f"(known: {sorted(DATASETS)})"
+        )
+    clash = sorted(set(strings("provide")) & set(forbid))
+    if clash:
+        raise InvalidNotebook(f"{path}: {clash} both provided and forbidden")
+    return NotebookSpec(
+        name,
+        path,
+        cells,
+        forbid,
+        strings("data_files"),
+        strings("provide"),
+        strings("datasets"),
+    )
 
 
 def load_assignment(source_dir: str) -> list[NotebookSpec]:

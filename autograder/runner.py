@@ -235,6 +235,7 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         if os.path.isfile(src):
             files[os.path.basename(rel)] = src
     forbid_modules = job.get("forbid_modules", {}).get(spec.name, [])
+    provide = job.get("provide", {}).get(spec.name, {})
     sandbox = Sandbox(
         cells,
         limits=Limits(**{k: v for k, v in lim.items() if k in Limits.__dataclass_fields__}),
@@ -243,6 +244,8 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         files=files,
         hide=job.get("hide", []),
         forbid_modules=forbid_modules,
+        provide=provide.get("paths", []),
+        env=provide.get("env", {}),
         lease=lease,
         tmp_base=tmp,
         output_cap=job.get("output_cap", 64 * 1024),

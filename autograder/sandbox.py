@@ -154,6 +154,10 @@ class Sandbox:
         Paths the sandbox must not see.
     forbid_modules : list of str
         Modules whose import is blocked.
+    provide : list of str
+        Further paths bound read-only into the sandbox (packages or data the exercise allows).
+    env : dict
+        Further environment variables for the student's process.
     lease : UidLease or None
         The uid to run as (root only).
     tmp_base : str
@@ -175,6 +179,8 @@ class Sandbox:
         hide: list[str],
         forbid_modules: list[str],
         lease: UidLease | None,
+        provide: list[str] | None = None,
+        env: dict[str, str] | None = None,
         tmp_base: str,
         max_restarts: int = 3,
         output_cap: int = 64 * 1024,
@@ -186,6 +192,8 @@ class Sandbox:
         self.files = files
         self.hide = hide
         self.forbid_modules = forbid_modules
+        self.provide = list(provide or [])
+        self.env = {**_ENV, **(env or {})}
         self.lease = lease
         self.tmp_base = tmp_base
         self.restarts_left = max_restarts
@@ -272,6 +280,7 @@ class Sandbox:
         self._outputs.append(out)
         python = [sys.prefix, sys.base_prefix, *site.getsitepackages(), PACKAGE_DIR]
         python += [sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+        python += self.provide
         setup = {
             "uid": uid,
             "workdir": workdir,
@@ -281,7 +290,7 @@ class Sandbox:
                 {q for p in python + [sys.executable] for q in (p, os.path.realpath(p))}
             ),
             "forbid_modules": self.forbid_modules,
-            "env": _ENV,
+            "env": self.env,
             "preimport": ["numpy"],
         }
         try:

@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subset", type=int, default=60_000, help="training images per epoch")
     parser.add_argument("--epochs-memory", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--repeats", type=int, default=2, help="best of n, interleaved")
+    parser.add_argument("--repeats", type=int, default=3, help="best of n, interleaved")
     args = parser.parse_args(argv)
     (X, y), _ = load_fashion_mnist(kind="float32", flatten=True)
     X, Y = X[: args.subset], to_categorical(y[: args.subset])

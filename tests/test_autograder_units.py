@@ -15,7 +15,13 @@ from autograder.checks import assert_close, assert_dtype, assert_no_warnings, as
 from autograder.forbid import free_names, module_locations, tainted_names
 from autograder.frames import MAX_FRAME_BYTES, FrameReader, ProtocolError, write_frame
 from autograder.journal import Journal
-from autograder.notebook import InvalidNotebook, NotebookSpec, load_notebook_json, student_cells
+from autograder.notebook import (
+    InvalidNotebook,
+    NotebookSpec,
+    load_notebook_json,
+    load_source,
+    student_cells,
+)
 from autograder.progress import format_seconds
 
 
@@ -246,6 +252,34 @@ def test_invalid_notebooks_have_clear_messages(tmp_path, content, match):
     path.write_bytes(content)
     with pytest.raises(InvalidNotebook, match=match):
         load_notebook_json(str(path))
+
+
+@pytest.mark.parametrize(
+    "block, match",
+    [
+        ({"provide": ["nnlib"], "forbid": ["nnlib"]}, "both provided and forbidden"),
+        ({"datasets": ["imagenet"]}, "unknown dataset"),
+    ],
+)
+def test_source_metadata_that_cannot_work_is_refused(tmp_path, block, match):
+    path = tmp_path / "a.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "metadata": {"autograder": block}, "cells": []}))
+    with pytest.raises(InvalidNotebook, match=match):
+        load_source(str(path))
+
+
+def test_provided_packages_and_datasets_reach_the_sandbox_config(tmp_path):
+    from autograder.grade import _provided
+
+    path = tmp_path / "a.ipynb"
+    block = {"provide": ["nnlib"], "datasets": ["fashion-mnist"]}
+    path.write_text(json.dumps({"nbformat": 4, "metadata": {"autograder": block}, "cells": []}))
+    got = _provided(load_source(str(path)))
+    import nnlib
+    from nnlib.data import locate_fashion_mnist
+
+    assert os.path.dirname(nnlib.__file__) in got["paths"], got
+    assert got["env"] == {"NNLIB_DATA": str(locate_fashion_mnist())}, got
 
 
 def test_student_cells_use_source_tests_and_drop_the_submissions():
