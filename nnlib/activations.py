@@ -10,6 +10,7 @@ All functions accept arrays of any shape and are numerically stable: no overflow
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -122,27 +123,47 @@ class Activation(NamedTuple):
     backward: Callable[[Array, Array, Array], Array]
 
 
-def _elementwise(name: str, f: Callable, df: Callable) -> Activation:
-    return Activation(name, f, lambda da, z, a: da * df(z))
+# Backward maps ``dz = backward(da, z, a)``: module-level functions (not lambdas), so that models
+# pickle (joblib, scikit-learn's clone and parallel search).
+def _sigmoid_backward(da: Array, z: Array, a: Array) -> Array:
+    return da * a * (1 - a)  # sigma'(z) = sigma(z) (1 - sigma(z)), reusing the forward output
+
+
+def _tanh_backward(da: Array, z: Array, a: Array) -> Array:
+    return da * (1 - a * a)  # tanh'(z) = 1 - tanh(z)^2
+
+
+def _relu_backward(da: Array, z: Array, a: Array) -> Array:
+    return da * (z > 0)  # relu'(z) = 1 for z > 0, else 0
+
+
+def _leaky_relu_backward(da: Array, z: Array, a: Array, alpha: float = 0.01) -> Array:
+    return da * leaky_relu_derivative(z, alpha)
+
+
+def _linear_backward(da: Array, z: Array, a: Array) -> Array:
+    return da
+
+
+def _softmax_backward(da: Array, z: Array, a: Array) -> Array:
+    return softmax_backward(da, a)
 
 
 def _leaky(alpha: float) -> Activation:
     return Activation(
         "leaky_relu",
-        lambda z: leaky_relu(z, alpha),
-        lambda da, z, a: da * leaky_relu_derivative(z, alpha),
+        functools.partial(leaky_relu, alpha=alpha),
+        functools.partial(_leaky_relu_backward, alpha=alpha),
     )
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(
-        "sigmoid", sigmoid, lambda da, z, a: da * a * (1 - a)
-    ),  # sigma' = a (1 - a), reusing the forward output
-    "tanh": Activation("tanh", tanh, lambda da, z, a: da * (1 - a * a)),
-    "relu": Activation("relu", relu, lambda da, z, a: da * (z > 0)),
+    "sigmoid": Activation("sigmoid", sigmoid, _sigmoid_backward),
+    "tanh": Activation("tanh", tanh, _tanh_backward),
+    "relu": Activation("relu", relu, _relu_backward),
     "leaky_relu": _leaky(0.01),
-    "linear": Activation("linear", linear, lambda da, z, a: da),
-    "softmax": Activation("softmax", softmax, lambda da, z, a: softmax_backward(da, a)),
+    "linear": Activation("linear", linear, _linear_backward),
+    "softmax": Activation("softmax", softmax, _softmax_backward),
 }
 
 

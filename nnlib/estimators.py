@@ -209,7 +209,6 @@ class _NNBase(BaseEstimator):
         self.model_ = model
         self.history_ = history.history
         self.n_iter_ = len(history.epoch)
-        self._build_args_ = (X.shape[1], n_outputs, seed)
 
     def _raw_predict(self, X: Array) -> Array:
         batch = max(int(self.batch_size), 256)
@@ -221,21 +220,6 @@ class _NNBase(BaseEstimator):
 
     def _encode_targets(self, y: Array) -> Array:
         return y
-
-    # --- pickling: nnlib models hold lambdas, so keep the weights and rebuild --------------------
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
-        model = state.pop("model_", None)
-        if model is not None:
-            state["_model_weights"] = model.get_weights()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        weights = state.pop("_model_weights", None)
-        super().__setstate__(state)
-        if weights is not None:
-            self.model_ = self._build(*self._build_args_)
-            self.model_.set_weights(weights)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

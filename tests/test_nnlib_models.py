@@ -245,3 +245,33 @@ def test_lecture_recipe_reaches_085_on_fashion_mnist():
     network.fit(X_train, to_categorical(y_train), epochs=3, batch_size=32, verbose=0)
     test_loss, test_acc = network.evaluate(X_test, to_categorical(y_test))
     assert test_acc >= 0.85, f"test accuracy {test_acc:.4f} < 0.85 (lecture: 0.8636-0.8843)"
+
+
+def test_import_nnlib_needs_neither_torch_nor_sklearn_until_used():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nnlib; heavy = {'torch', 'sklearn'} & set(sys.modules); "
+        "assert not heavy, f'import nnlib imported {heavy}'; "
+        "from nnlib import NNClassifier, TorchModel, to_torch; "
+        "assert nnlib.torch_backend.TorchModel is TorchModel"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_trained_model_pickles_and_predicts_the_same():
+    import pickle
+
+    m = models.Sequential(seed=0)
+    m.add(layers.Dense(8, activation="leaky_relu", input_shape=(4,)))
+    m.add(layers.Dropout(0.2))
+    m.add(layers.BatchNormalization())
+    m.add(layers.Dense(3, activation="softmax"))
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    X, y = np.random.default_rng(0).random((20, 4)), np.arange(20) % 3
+    m.fit(X, y, epochs=2, verbose=0)
+    clone = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(clone.predict(X), m.predict(X), err_msg="pickled model differs")
+    clone.fit(X, y, epochs=1, verbose=0)  # and it keeps training (optimizer state included)
