@@ -44,6 +44,7 @@ vendor:
 
 # --- the main job: the book -----------------------------------------------------------------
 book: setup vendor
+	$(BIN)/python scripts/exercise_pages.py
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@$(MAKE) --no-print-directory $(SLIDES)
 	@touch _build/html/.book-built

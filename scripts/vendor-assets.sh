@@ -107,4 +107,7 @@ mkdir -p "$VENDOR"
 mv "$WORK/static" "$STATIC"
 rm -rf "$STATIC.old" "$VENDOR"/.stamp-*
 touch "$STAMP"
+# Sphinx copies new static files but never deletes old ones: render the site afresh (the
+# execution cache in _build/.jupyter_cache is kept, so no chapter runs again)
+rm -rf _build/html
 echo "vendor-assets: installed into $STATIC ($(du -sh "$STATIC" | cut -f1))"

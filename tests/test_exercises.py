@@ -196,6 +196,23 @@ def test_mutant_loses_exactly_the_points_of_what_it_breaks(assignment, index, co
     )
 
 
+def test_exercise_pages_of_the_book_are_the_current_student_versions(course_root):
+    import runpy
+
+    render = runpy.run_path(str(REPO / "scripts" / "exercise_pages.py"))["render"]
+    pages = render(Path(course_root), fresh=False)
+    on_disk = sorted(p.name for p in (REPO / "book" / "exercises").glob("*.ipynb"))
+    assert on_disk == sorted(p.name for p in pages), (
+        f"book/exercises/ holds {on_disk}, the course has {sorted(p.name for p in pages)}: run "
+        "`python scripts/exercise_pages.py` and commit book/exercises/"
+    )
+    for path, text in pages.items():
+        assert path.read_text() == text, (
+            f"{path.relative_to(REPO)} is not the current student version of its assignment: run "
+            "`python scripts/exercise_pages.py` and commit the result"
+        )
+
+
 def test_every_assignment_has_mutants_for_every_graded_function():
     for assignment in ASSIGNMENTS:
         spec = load_source(str(source_notebook(assignment)))
