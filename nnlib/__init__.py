@@ -19,7 +19,6 @@ from typing import Any
 from nnlib import (
     activations,
     callbacks,
-    data,
     gradcheck,
     initializers,
     layers,
@@ -35,6 +34,7 @@ from nnlib.models import Sequential
 from nnlib.utils import set_seed, to_categorical
 
 _LAZY = {
+    "data": ("nnlib.data", None),  # lazy, so that `python -m nnlib.data` runs it cleanly
     "torch_backend": ("nnlib.torch_backend", None),
     "estimators": ("nnlib.estimators", None),
     "TorchModel": ("nnlib.torch_backend", "TorchModel"),
