@@ -185,22 +185,12 @@ class Adam(Optimizer):
         w -= eta / np.sqrt(m_hat + self.epsilon) * g_hat
 
 
-class Adamax(Optimizer):
-    """Adam with a max instead of the squared-gradient average.
+class Adamax(Adam):
+    """Adam with a max instead of the squared-gradient average (same hyperparameters).
 
     ``u = max(gamma u, |g|)``;  ``w = w - eta / (u + epsilon) * g_hat`` with ``g_hat`` as in Adam
     (``epsilon`` only guards against ``u = 0``).
     """
-
-    def __init__(
-        self,
-        learning_rate: float | Schedule = 0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-    ) -> None:
-        super().__init__(learning_rate)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def update(self, w: Array, g: Array, state: dict[str, Array], eta: float) -> None:
         gamma_2, gamma, s = self.beta_1, self.beta_2, self.iterations + 1

@@ -1,0 +1,125 @@
+"""Devices and dtypes: ``device="auto"`` resolved to CUDA or the CPU, with clear errors.
+
+Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping and the differences).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+DeviceLike = str | torch.device | None
+DTypeLike = str | np.dtype | torch.dtype | type | None
+
+
+def resolve_device(device: DeviceLike = "auto") -> torch.device:
+    """Turn ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'`` (or a ``torch.device``) into a device.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``'auto'`` (or None) picks the first CUDA GPU when PyTorch sees one, else the CPU.
+
+    Returns
+    -------
+    torch.device
+        With an explicit index for CUDA (``cuda:0``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown device string, a CUDA device when PyTorch sees no GPU (with the
+        suggestion ``device='auto'`` or ``'cpu'``), or a GPU index that does not exist.
+    """
+    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
+        return torch.device("cuda", torch.cuda.current_device()) if _cuda() else torch.device("cpu")
+    if isinstance(device, torch.device):
+        dev = device
+    elif isinstance(device, str):
+        try:
+            dev = torch.device(device.strip().lower())
+        except (RuntimeError, ValueError):
+            raise ValueError(
+                f"Unknown device {device!r}. Use device='auto' (a CUDA GPU when there is one, "
+                "else the CPU), 'cpu', 'cuda' or 'cuda:N'."
+            ) from None
+    else:
+        raise TypeError(
+            f"device must be a string such as 'auto', 'cpu' or 'cuda', or a torch.device; got "
+            f"{type(device).__name__}: {device!r}."
+        )
+    if dev.type == "cpu":
+        return torch.device("cpu")
+    if dev.type == "cuda":
+        if not _cuda():
+            why = (
+                f"this PyTorch ({torch.__version__}) is a CPU-only build"
+                if torch.version.cuda is None
+                else "torch.cuda.is_available() is False: no GPU or no working driver"
+            )
+            raise ValueError(
+                f"device={device!r} was requested, but PyTorch sees no CUDA GPU ({why}). Use "
+                "device='auto' (the GPU when there is one, else the CPU) or device='cpu'."
+            )
+        count = torch.cuda.device_count()
+        index = torch.cuda.current_device() if dev.index is None else dev.index
+        if not 0 <= index < count:
+            raise ValueError(
+                f"device={device!r}: this machine has {count} CUDA device(s), "
+                f"cuda:0..cuda:{count - 1}. Use device='auto' or one of those."
+            )
+        return torch.device("cuda", index)
+    if dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(
+                f"device={device!r} was requested, but the MPS backend is not available. Use "
+                "device='auto' or device='cpu'."
+            )
+        return dev
+    raise ValueError(
+        f"Device type {dev.type!r} is not supported by the PyTorch path. Use device='auto', "
+        "'cpu', 'cuda' or 'cuda:N'."
+    )
+
+
+def describe_device(device: torch.device) -> str:
+    """A readable name for a device.
+
+    Parameters
+    ----------
+    device : torch.device
+
+    Returns
+    -------
+    str
+        ``'cpu'``, or the CUDA device with its model: ``'cuda:0 (NVIDIA H100 80GB HBM3)'``.
+    """
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def _cuda() -> bool:
+    return torch.cuda.is_available()
+
+
+_NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+_TORCH_TO_NP = {v: k for k, v in _NP_TO_TORCH.items()}
+
+
+def _resolve_dtype(dtype: DTypeLike, default: np.dtype, device: torch.device) -> torch.dtype:
+    if dtype is None:
+        dtype = default
+    if isinstance(dtype, torch.dtype):
+        result = dtype
+    else:
+        try:
+            result = _NP_TO_TORCH.get(np.dtype(dtype))
+        except TypeError:
+            result = None
+    if result not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.")
+    if device.type == "mps" and result == torch.float64:
+        raise ValueError("The MPS backend has no float64: use dtype='float32' or device='cpu'.")
+    return result
