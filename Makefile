@@ -16,7 +16,8 @@ help:
 	@echo "make slides - export the lecture deck (reveal.js, offline) into _build/html/slides/"
 	@echo "make serve  - serve _build/html on http://127.0.0.1:8000"
 	@echo "make lint   - ruff check + ruff format --check"
-	@echo "make bench  - speed benchmarks (nnlib vs NumPy loop vs PyTorch; autograder vs nbgrader)"
+	@echo "make bench  - speed benchmarks (nnlib vs NumPy loop vs PyTorch; grading time per assignment;"
+	@echo "              autograder vs nbgrader on 100 submissions)"
 
 # --- set-up ---------------------------------------------------------------------------------
 $(STAMP): requirements.lock pyproject.toml
@@ -77,6 +78,8 @@ format: venv
 
 bench: setup
 	$(BIN)/python benchmarks/bench_nnlib.py
+	$(BIN)/python benchmarks/bench_grading_time.py
+	$(BIN)/python benchmarks/bench_autograder.py
 
 clean:
 	rm -rf _build .pytest_cache
