@@ -87,6 +87,20 @@ def _zeros(state: dict[str, Array], name: str, w: Array) -> Array:
     return state[name]
 
 
+def _adaptive_step(w: Array, eta: float, g: Array, v: Array, epsilon: float) -> None:
+    """``w = w - eta / sqrt(v + epsilon) * g`` in place, with a single temporary array.
+
+    The same arithmetic as the one-line formula; writing it with ``out=`` saves three temporary
+    arrays the size of ``w`` (memory traffic that shows at large batch sizes: see
+    ``benchmarks/bench_nnlib.py``).
+    """
+    step = np.add(v, epsilon)
+    np.sqrt(step, out=step)
+    np.divide(g, step, out=step)
+    step *= eta
+    w -= step
+
+
 class SGD(Optimizer):
     """Mini-batch SGD, optionally with (Nesterov) momentum.
 
@@ -131,7 +145,7 @@ class Adagrad(Optimizer):
     def update(self, w: Array, g: Array, state: dict[str, Array], eta: float) -> None:
         G = _zeros(state, "G", w)
         G += g * g  # G = sum of squared gradients
-        w -= eta / np.sqrt(G + self.epsilon) * g
+        _adaptive_step(w, eta, g, G, self.epsilon)  # w = w - eta / sqrt(G + epsilon) * g
 
 
 class RMSprop(Optimizer):
@@ -150,7 +164,7 @@ class RMSprop(Optimizer):
         gamma, m = self.rho, _zeros(state, "m", w)
         m *= gamma
         m += (1 - gamma) * (g * g)  # m = gamma m + (1 - gamma) g^2
-        w -= eta * g / np.sqrt(m + self.epsilon)
+        _adaptive_step(w, eta, g, m, self.epsilon)  # w = w - eta / sqrt(m + epsilon) * g
 
 
 class Adam(Optimizer):
@@ -182,7 +196,9 @@ class Adam(Optimizer):
         m += (1 - gamma) * (g * g)  # moving average of the squared gradients (RMSProp)
         g_hat = g_avg / (1 - gamma_2**s)  # bias corrections
         m_hat = m / (1 - gamma**s)
-        w -= eta / np.sqrt(m_hat + self.epsilon) * g_hat
+        _adaptive_step(
+            w, eta, g_hat, m_hat, self.epsilon
+        )  # w = w - eta / sqrt(m_hat + eps) * g_hat
 
 
 class Adamax(Adam):
