@@ -1,6 +1,6 @@
 """How fast is nnlib? One epoch of the lecture's network on Fashion-MNIST, three ways, one run.
 
-    python benchmarks/bench_nnlib.py [--epochs-memory 3] [--subset N]
+    python benchmarks/bench_nnlib.py [--slices 10] [--epochs-memory 3] [--subset N]
 
 Trains 784-512-512-10 (ReLU, He init, softmax, RMSprop, categorical cross-entropy, float32) for
 one epoch with:
@@ -10,8 +10,9 @@ one epoch with:
 3. PyTorch on the CPU: the same architecture, optimizer and batch size;
 4. (where CUDA exists) PyTorch on the GPU, through nnlib's PyTorch path.
 
-at batch sizes 32 and 128, and prints samples per second and the ratios measured in this run
-(machines are noisy: compare ratios, not absolute numbers, across runs). Targets: nnlib >= 0.9x
+at batch sizes 32 and 128, and prints samples per second and the ratios measured in this run.
+The three train their epoch in interleaved slices (see :func:`one_epoch_interleaved`), so that a
+noisy machine slows all of them alike: compare ratios, not absolute numbers, across runs. Targets: nnlib >= 0.9x
 the hand-written loop and >= 1.0x PyTorch CPU. It also measures the peak memory (max RSS) of a
 3-epoch ``fit`` in a fresh process; target < 1.5 GB.
 """
@@ -23,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -40,76 +42,108 @@ def lecture_network(seed: int = 0) -> models.Sequential:
     return m
 
 
-def run_nnlib(X: np.ndarray, Y: np.ndarray, batch_size: int) -> float:
-    m = lecture_network()
-    t = time.perf_counter()
-    m.fit(X, Y, epochs=1, batch_size=batch_size, verbose=0)
-    return len(X) / (time.perf_counter() - t)
+class NNLibTrainer:
+    """nnlib's ``Sequential.fit`` on each slice of the epoch."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.model, self.batch_size = lecture_network(), batch_size
+
+    def train(self, X: np.ndarray, Y: np.ndarray) -> None:
+        self.model.fit(X, Y, epochs=1, batch_size=self.batch_size, verbose=0)
 
 
-def run_numpy_loop(X: np.ndarray, Y: np.ndarray, batch_size: int) -> float:
+class NumpyLoop:
     """The same training with nothing but NumPy: forward, fused softmax-CE gradient, RMSprop."""
-    rng = np.random.default_rng(0)
-    sizes = [784, 512, 512, 10]
-    W = [
-        (rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32)
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-    ]
-    b = [np.zeros(n, np.float32) for n in sizes[1:]]
-    params = W + b
-    m = [np.zeros_like(p) for p in params]
-    eta, gamma, eps = 0.001, 0.9, 1e-7
-    t = time.perf_counter()
-    order = rng.permutation(len(X))
-    for start in range(0, len(X), batch_size):
-        idx = order[start : start + batch_size]
-        x, y = X[idx], Y[idx]
-        a0 = x
-        a1 = np.maximum(a0 @ W[0] + b[0], 0)
-        a2 = np.maximum(a1 @ W[1] + b[1], 0)
-        z3 = a2 @ W[2] + b[2]
-        e = np.exp(z3 - z3.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
-        d3 = (p - y) / len(x)
-        d2 = (d3 @ W[2].T) * (a2 > 0)
-        d1 = (d2 @ W[1].T) * (a1 > 0)
-        grads = [a0.T @ d1, a1.T @ d2, a2.T @ d3, d1.sum(0), d2.sum(0), d3.sum(0)]
-        for w, g, mm in zip(params, grads, m, strict=True):
-            mm *= gamma
-            mm += (1 - gamma) * (g * g)
-            w -= eta * g / np.sqrt(mm + eps)
-    return len(X) / (time.perf_counter() - t)
+
+    def __init__(self, batch_size: int) -> None:
+        self.rng = np.random.default_rng(0)
+        sizes = [784, 512, 512, 10]
+        self.W = [
+            (self.rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32)
+            for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
+        self.b = [np.zeros(n, np.float32) for n in sizes[1:]]
+        self.m = [np.zeros_like(p) for p in self.W + self.b]
+        self.batch_size = batch_size
+
+    def train(self, X: np.ndarray, Y: np.ndarray) -> None:
+        W, b, eta, gamma, eps = self.W, self.b, 0.001, 0.9, 1e-7
+        order = self.rng.permutation(len(X))
+        for start in range(0, len(X), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            x, y = X[idx], Y[idx]
+            a0 = x
+            a1 = np.maximum(a0 @ W[0] + b[0], 0)
+            a2 = np.maximum(a1 @ W[1] + b[1], 0)
+            z3 = a2 @ W[2] + b[2]
+            e = np.exp(z3 - z3.max(axis=1, keepdims=True))
+            p = e / e.sum(axis=1, keepdims=True)
+            d3 = (p - y) / len(x)
+            d2 = (d3 @ W[2].T) * (a2 > 0)
+            d1 = (d2 @ W[1].T) * (a1 > 0)
+            grads = [a0.T @ d1, a1.T @ d2, a2.T @ d3, d1.sum(0), d2.sum(0), d3.sum(0)]
+            for w, g, mm in zip(W + b, grads, self.m, strict=True):
+                mm *= gamma
+                mm += (1 - gamma) * (g * g)
+                w -= eta * g / np.sqrt(mm + eps)
 
 
-def run_torch(X: np.ndarray, Y: np.ndarray, batch_size: int, device: str = "cpu") -> float:
-    import torch
+class TorchTrainer:
+    """PyTorch: the same architecture, optimizer (RMSprop with rho 0.9, eps 1e-7) and batches."""
 
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(784, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 10),
-    ).to(device)  # fmt: skip
-    opt = torch.optim.RMSprop(net.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    x_all = torch.from_numpy(X)
-    y_all = torch.from_numpy(Y.argmax(1))
-    order = torch.from_numpy(np.random.default_rng(0).permutation(len(X)))
-    if device != "cpu":
-        x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    for start in range(0, len(X), batch_size):
-        idx = order[start : start + batch_size]
-        x = x_all[idx].to(device, non_blocking=True)
-        y = y_all[idx].to(device, non_blocking=True)
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-    if device != "cpu":
-        torch.cuda.synchronize()
-    return len(X) / (time.perf_counter() - t)
+    def __init__(self, batch_size: int, device: str = "cpu") -> None:
+        import torch
+
+        torch.manual_seed(0)
+        self.torch, self.device, self.batch_size = torch, device, batch_size
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(784, 512), torch.nn.ReLU(),
+            torch.nn.Linear(512, 512), torch.nn.ReLU(),
+            torch.nn.Linear(512, 10),
+        ).to(device)  # fmt: skip
+        self.opt = torch.optim.RMSprop(self.net.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.gen = torch.Generator().manual_seed(0)
+
+    def train(self, X: np.ndarray, Y: np.ndarray) -> None:
+        torch = self.torch
+        x_all, y_all = torch.from_numpy(X), torch.from_numpy(Y.argmax(1))
+        if self.device != "cpu":
+            x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
+        order = torch.randperm(len(X), generator=self.gen)
+        for start in range(0, len(X), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            x = x_all[idx].to(self.device, non_blocking=True)
+            y = y_all[idx].to(self.device, non_blocking=True)
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.net(x), y)
+            loss.backward()
+            self.opt.step()
+        if self.device != "cpu":
+            torch.cuda.synchronize()
+
+
+def one_epoch_interleaved(
+    trainers: dict[str, Any], X: np.ndarray, Y: np.ndarray, slices: int
+) -> dict[str, float]:
+    """Samples per second of each trainer over one epoch, trained slice by slice in turn.
+
+    The epoch is cut into ``slices`` parts; every trainer trains on part 1, then every trainer on
+    part 2 (in a rotated order), and so on, with a short untimed pause at each switch (OpenBLAS and
+    OpenMP worker threads spin for a while after their last task and would slow the next library
+    down). Each trainer sees the whole epoch once, and a busy or throttled period of the machine
+    falls on all of them alike: their ratios are robust, their absolute speeds are not.
+    """
+    seconds = dict.fromkeys(trainers, 0.0)
+    names = list(trainers)
+    bounds = np.linspace(0, len(X), slices + 1).astype(int)
+    for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        for name in names[k % len(names) :] + names[: k % len(names)]:
+            time.sleep(0.3)  # let the previous library's spinning BLAS/OpenMP threads go idle
+            t = time.perf_counter()
+            trainers[name].train(X[lo:hi], Y[lo:hi])
+            seconds[name] += time.perf_counter() - t
+    return {name: len(X) / sec for name, sec in seconds.items()}
 
 
 def peak_memory_of_fit(epochs: int) -> float:
@@ -132,7 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subset", type=int, default=60_000, help="training images per epoch")
     parser.add_argument("--epochs-memory", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--repeats", type=int, default=3, help="best of n, interleaved")
+    parser.add_argument(
+        "--slices", type=int, default=10, help="the epoch is trained in this many interleaved parts"
+    )
     args = parser.parse_args(argv)
     (X, y), _ = load_fashion_mnist(kind="float32", flatten=True)
     X, Y = X[: args.subset], to_categorical(y[: args.subset])
@@ -149,17 +185,24 @@ def main(argv: list[str] | None = None) -> None:
           f"{'nnlib/loop':>10}  {'nnlib/torch':>11}" + ("  torch gpu" if has_cuda else ""))  # fmt: skip
     verdicts = []
     for batch_size in (32, 128):
-        ours = loop = tcpu = 0.0
-        for _ in range(args.repeats):  # interleaved, best of n: robust to a busy machine
-            ours = max(ours, run_nnlib(X, Y, batch_size))
-            loop = max(loop, run_numpy_loop(X, Y, batch_size))
-            tcpu = max(tcpu, run_torch(X, Y, batch_size)) if torch else float("nan")
+        trainers: dict[str, Any] = {
+            "nnlib": NNLibTrainer(batch_size),
+            "loop": NumpyLoop(batch_size),
+        }
+        if torch is not None:
+            trainers["torch"] = TorchTrainer(batch_size)
+        for t in trainers.values():  # warm up (allocator, BLAS threads, torch's kernels)
+            t.train(X[: 4 * batch_size], Y[: 4 * batch_size])
+        speed = one_epoch_interleaved(trainers, X, Y, args.slices)
+        ours, loop, tcpu = speed["nnlib"], speed["loop"], speed.get("torch", float("nan"))
         row = (
             f"{batch_size:>5}  {ours:>10,.0f}  {loop:>10,.0f}  {tcpu:>10,.0f}  "
             f"{ours / loop:>10.2f}  {ours / tcpu:>11.2f}"
         )
         if has_cuda:
-            row += f"  {run_torch(X, Y, batch_size, 'cuda'):>9,.0f}"
+            gpu = TorchTrainer(batch_size, "cuda")
+            gpu.train(X[: 4 * batch_size], Y[: 4 * batch_size])
+            row += f"  {one_epoch_interleaved({'gpu': gpu}, X, Y, 1)['gpu']:>9,.0f}"
         print(row + "   (samples/s)")
         verdicts.append((batch_size, ours / loop >= 0.9, ours / tcpu >= 1.0))
     for batch_size, ok_loop, ok_torch in verdicts:

@@ -87,6 +87,14 @@ def _zeros(state: dict[str, Array], name: str, w: Array) -> Array:
     return state[name]
 
 
+def _average_squares(m: Array, gamma: float, g: Array) -> None:
+    """``m = gamma m + (1 - gamma) g^2`` in place, with a single temporary array."""
+    sq = np.multiply(g, g)
+    sq *= 1 - gamma
+    m *= gamma
+    m += sq
+
+
 def _adaptive_step(w: Array, eta: float, g: Array, v: Array, epsilon: float) -> None:
     """``w = w - eta / sqrt(v + epsilon) * g`` in place, with a single temporary array.
 
@@ -162,8 +170,7 @@ class RMSprop(Optimizer):
 
     def update(self, w: Array, g: Array, state: dict[str, Array], eta: float) -> None:
         gamma, m = self.rho, _zeros(state, "m", w)
-        m *= gamma
-        m += (1 - gamma) * (g * g)  # m = gamma m + (1 - gamma) g^2
+        _average_squares(m, gamma, g)  # m = gamma m + (1 - gamma) g^2
         _adaptive_step(w, eta, g, m, self.epsilon)  # w = w - eta / sqrt(m + epsilon) * g
 
 
@@ -192,8 +199,7 @@ class Adam(Optimizer):
         g_avg, m = _zeros(state, "g_avg", w), _zeros(state, "m", w)
         g_avg *= gamma_2
         g_avg += (1 - gamma_2) * g  # moving average of the gradients (momentum)
-        m *= gamma
-        m += (1 - gamma) * (g * g)  # moving average of the squared gradients (RMSProp)
+        _average_squares(m, gamma, g)  # moving average of the squared gradients (RMSProp)
         g_hat = g_avg / (1 - gamma_2**s)  # bias corrections
         m_hat = m / (1 - gamma**s)
         _adaptive_step(
