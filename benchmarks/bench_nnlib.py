@@ -8,7 +8,8 @@ one epoch with:
 1. nnlib's ``Sequential.fit``;
 2. a minimal hand-written NumPy loop: the same math, no framework;
 3. PyTorch on the CPU: the same architecture, optimizer and batch size;
-4. (where CUDA exists) PyTorch on the GPU, through nnlib's PyTorch path.
+4. (where CUDA exists) the same model on the GPU through nnlib's PyTorch path
+   (:func:`nnlib.torch_backend.benchmark_torch`).
 
 at batch sizes 32 and 128, and prints samples per second and the ratios measured in this run.
 The three train their epoch in interleaved slices (see :func:`one_epoch_interleaved`), so that a
@@ -91,16 +92,16 @@ class NumpyLoop:
 class TorchTrainer:
     """PyTorch: the same architecture, optimizer (RMSprop with rho 0.9, eps 1e-7) and batches."""
 
-    def __init__(self, batch_size: int, device: str = "cpu") -> None:
+    def __init__(self, batch_size: int) -> None:
         import torch
 
         torch.manual_seed(0)
-        self.torch, self.device, self.batch_size = torch, device, batch_size
+        self.torch, self.batch_size = torch, batch_size
         self.net = torch.nn.Sequential(
             torch.nn.Linear(784, 512), torch.nn.ReLU(),
             torch.nn.Linear(512, 512), torch.nn.ReLU(),
             torch.nn.Linear(512, 10),
-        ).to(device)  # fmt: skip
+        )  # fmt: skip
         self.opt = torch.optim.RMSprop(self.net.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.gen = torch.Generator().manual_seed(0)
@@ -108,19 +109,14 @@ class TorchTrainer:
     def train(self, X: np.ndarray, Y: np.ndarray) -> None:
         torch = self.torch
         x_all, y_all = torch.from_numpy(X), torch.from_numpy(Y.argmax(1))
-        if self.device != "cpu":
-            x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
         order = torch.randperm(len(X), generator=self.gen)
         for start in range(0, len(X), self.batch_size):
             idx = order[start : start + self.batch_size]
-            x = x_all[idx].to(self.device, non_blocking=True)
-            y = y_all[idx].to(self.device, non_blocking=True)
+            x, y = x_all[idx], y_all[idx]
             self.opt.zero_grad(set_to_none=True)
             loss = self.loss_fn(self.net(x), y)
             loss.backward()
             self.opt.step()
-        if self.device != "cpu":
-            torch.cuda.synchronize()
 
 
 def one_epoch_interleaved(
@@ -199,10 +195,10 @@ def main(argv: list[str] | None = None) -> None:
             f"{batch_size:>5}  {ours:>10,.0f}  {loop:>10,.0f}  {tcpu:>10,.0f}  "
             f"{ours / loop:>10.2f}  {ours / tcpu:>11.2f}"
         )
-        if has_cuda:
-            gpu = TorchTrainer(batch_size, "cuda")
-            gpu.train(X[: 4 * batch_size], Y[: 4 * batch_size])
-            row += f"  {one_epoch_interleaved({'gpu': gpu}, X, Y, 1)['gpu']:>9,.0f}"
+        if has_cuda:  # the same model through nnlib's PyTorch path (TorchModel) on the GPU
+            from nnlib.torch_backend import benchmark_torch
+
+            row += f"  {benchmark_torch(lecture_network(), X, Y, batch_size, 'cuda'):>9,.0f}"
         print(row + "   (samples/s)")
         verdicts.append((batch_size, ours / loop >= 0.9, ours / tcpu >= 1.0))
     for batch_size, ok_loop, ok_torch in verdicts:
