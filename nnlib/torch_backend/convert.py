@@ -16,7 +16,7 @@ from nnlib import activations as activations_
 from nnlib import layers as layers_
 from nnlib import regularizers as regularizers_
 from nnlib.models import Sequential
-from nnlib.torch_backend.devices import _resolve_dtype, resolve_device
+from nnlib.torch_backend.devices import DeviceLike, DTypeLike, _resolve_dtype, resolve_device
 from nnlib.torch_backend.modules import (
     LeakyReLU,
     TorchBatchNorm,
@@ -28,8 +28,6 @@ from nnlib.torch_backend.modules import (
 
 Array = np.ndarray
 Tensor = torch.Tensor
-DeviceLike = str | torch.device | None
-DTypeLike = str | np.dtype | torch.dtype | type | None
 
 
 _LAYER_METHODS = ("forward", "backward", "backward_z", "penalty", "compute_output_shape")

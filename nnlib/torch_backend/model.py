@@ -19,6 +19,8 @@ from nnlib.torch_backend.batches import _Batches, _from_numpy
 from nnlib.torch_backend.convert import _check_layer, _copy_to_torch, _slots, _to_numpy, to_torch
 from nnlib.torch_backend.devices import (
     _TORCH_TO_NP,
+    DeviceLike,
+    DTypeLike,
     _resolve_dtype,
     describe_device,
     resolve_device,
@@ -29,8 +31,6 @@ from nnlib.torch_backend.optimizers import NNLibOptimizer, make_torch_optimizer
 
 Array = np.ndarray
 Tensor = torch.Tensor
-DeviceLike = str | torch.device | None
-DTypeLike = str | np.dtype | torch.dtype | type | None
 
 _SYNC_INTERVAL = 0.1  # seconds between read-backs of the running loss for the progress display
 
