@@ -10,6 +10,8 @@ mismatching element with its index and both values, and the tolerance; never any
 
 from __future__ import annotations
 
+import resource
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -17,12 +19,57 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEFAULT_SEED",
     "assert_close",
     "assert_dtype",
     "assert_no_warnings",
     "assert_shape",
     "call_with_warnings",
+    "cpu_seconds",
+    "grading_seed",
 ]
+
+#: The seed :func:`grading_seed` returns outside the grader (in a kernel, under nbgrader).
+DEFAULT_SEED = 20260
+#: Set by the trusted runner while it grades one submission (never by the student's process):
+#: ``seed`` (int, drawn per grading from the submission) and ``cpu_clock`` (callable returning
+#: the CPU seconds used so far by every process of the student's sandbox).
+_runtime: dict[str, Any] = {}
+
+
+def grading_seed() -> int:
+    """The seed for a hidden test's inputs: fresh for every graded submission.
+
+    While grading, the runner derives it from the submission's bytes and a per-run secret, so the
+    inputs of hidden tests differ between submissions and between gradings: an answer memorised
+    from earlier feedback is worthless. In a kernel or under ``nbgrader`` it is
+    :data:`DEFAULT_SEED`.
+
+    Returns
+    -------
+    int
+        A non-negative seed for :func:`numpy.random.default_rng`.
+    """
+    return int(_runtime.get("seed", DEFAULT_SEED))
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by the code under test (user + system, all its processes).
+
+    While grading this is measured from outside the student's sandbox (every process in it,
+    threads and children included), so a busy machine does not cost a student time the way wall
+    time would. In a kernel it is this process's CPU time plus its finished children's.
+
+    Returns
+    -------
+    float
+        Seconds; subtract two readings to time a call.
+    """
+    clock = _runtime.get("cpu_clock")
+    if clock is not None:
+        return float(clock())
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
 
 _NUMERIC_KINDS = "biufc"
 
