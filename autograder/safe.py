@@ -14,7 +14,6 @@ from typing import Any
 __all__ = ["clean_text"]
 
 # C0 controls except tab and newline, DEL, C1 controls, the bidirectional overrides that can
-# make a line read differently from what it is (Trojan Source)
 # make a line read differently from what it is (Trojan Source), and lone surrogates (undecodable
 # bytes): none can be written as UTF-8 or shown safely
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
