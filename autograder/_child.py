@@ -27,25 +27,131 @@ import types
 from typing import Any
 
 from autograder.frames import FrameReader, write_frame
-from autograder.isolation import Limits, isolate
+from autograder.isolation import Limits, apply_limits, drop_privileges
 
 _TB_CHARS = 4000
 
 
-class _ForbiddenImports(importlib.abc.MetaPathFinder):
-    """Refuses imports of forbidden modules with a clear message."""
+#: Every refusal of a forbidden module or function says this (the runner recognises it).
+FORBIDDEN = "is forbidden in this assignment"
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        for name in self.names:
+def _forbidden_stub(dotted: str) -> Any:
+    """A function named like ``dotted``'s last part that raises :class:`ImportError`.
+
+    Its code uses nothing but a builtin, so it can also replace the original's ``__code__``.
+    """
+    attr = dotted.rsplit(".", 1)[-1]
+    message = f"{dotted} {FORBIDDEN}: write the code yourself with NumPy"
+    ns: dict[str, Any] = {}
+    exec(f"def {attr}(*args, **kwargs):\n    raise ImportError({message!r})", ns)
+    return ns[attr]
+
+
+class _Forbidden(importlib.abc.MetaPathFinder):
+    """Makes forbidden modules and functions absent, however they are reached.
+
+    A forbidden module cannot be imported (whatever the name is computed from). A forbidden
+    function (``scipy.special.softmax``) is replaced by a stub that raises
+    :class:`ImportError` in its module and wherever else a loaded module holds it, now and in
+    modules imported later, and a Python function's code itself is swapped, so ``getattr`` with a
+    computed name, ``vars(module)``, ``__dict__`` or an alias in a private module all reach the
+    stub.
+    """
+
+    def __init__(self, modules: list[str], names: list[str]) -> None:
+        self.modules = modules
+        self.names = [n for n in names if "." in n]
+        self.stubs: dict[int, Any] = {}  # id(original) -> stub
+        self.originals: list[Any] = []  # keeps the originals alive so ids stay unique
+        self._busy: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        for name in self.modules:
             if fullname == name or fullname.startswith(name + "."):
                 raise ImportError(
-                    f"importing {fullname!r} is not allowed in this assignment "
-                    f"({name} is forbidden: write the code yourself with NumPy)"
+                    f"importing {fullname!r}: {name} {FORBIDDEN} (write the code yourself "
+                    "with NumPy)"
                 )
-        return None
+        if not self.names or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            self._busy.discard(fullname)
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        spec.loader = _HookedLoader(loader, self)
+        return spec
+
+    def after_import(self, module: Any) -> None:
+        """Replace forbidden functions defined by ``module`` and aliases of known ones in it."""
+        found = False
+        for dotted in self.names:
+            parent, attr = dotted.rsplit(".", 1)
+            if parent != getattr(module, "__name__", None) or not hasattr(module, attr):
+                continue
+            original = getattr(module, attr)
+            if id(original) in self.stubs:
+                continue
+            stub = _forbidden_stub(dotted)
+            self.stubs[id(original)] = stub
+            self.originals.append(original)
+            code = getattr(original, "__code__", None)
+            if code is not None:
+                try:  # every reference to the function, even from gc, now runs the stub
+                    original.__code__ = stub.__code__
+                except (ValueError, TypeError, AttributeError):
+                    pass
+            found = True
+        for mod in list(sys.modules.values()) if found else [module]:
+            self._replace_in(mod)
+
+    def _replace_in(self, module: Any) -> None:
+        try:
+            space = vars(module)
+        except TypeError:
+            return
+        for key, value in list(space.items()):
+            stub = self.stubs.get(id(value))
+            if stub is not None and stub is not value:
+                try:
+                    space[key] = stub
+                except TypeError:
+                    pass
+
+    def install(self) -> None:
+        """Put the finder first and treat the modules already imported (NumPy)."""
+        sys.meta_path.insert(0, self)
+        for module in list(sys.modules.values()):
+            self.after_import(module)
+
+
+class _HookedLoader(importlib.abc.Loader):
+    """Runs a module's own loader, then :meth:`_Forbidden.after_import`."""
+
+    def __init__(self, loader: Any, owner: _Forbidden) -> None:
+        self.loader, self.owner = loader, owner
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        self.owner.after_import(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
 
 
 class _IPythonStub:
@@ -211,26 +317,17 @@ def main(argv: list[str]) -> int:
     in_fd, out_fd = int(argv[1]), int(argv[2])
     reader = FrameReader(in_fd)
     setup = reader.read()
-    try:
-        report, cwd = isolate(
-            uid=setup.get("uid"),
-            workdir=setup["workdir"],
-            limits=Limits(**setup["limits"]),
-            hide=setup.get("hide", []),
-            needed=setup.get("needed", []),
-        )
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(setup.get("env", {}))
-        os.environ["HOME"] = cwd
+    try:  # bubblewrap made the namespaces and the file system; the rest is done here
+        report: dict = {}
+        if setup.get("uid") is not None:
+            drop_privileges(int(setup["uid"]))
+        report["limits"] = apply_limits(Limits(**setup["limits"]))
         for fd in (in_fd, out_fd):
             os.set_inheritable(fd, False)
         forbid = setup.get("forbid_modules", [])
         for name in list(sys.modules):
             if any(name == f or name.startswith(f + ".") for f in forbid):
                 del sys.modules[name]
-        sys.meta_path.insert(0, _ForbiddenImports(forbid))
-        report["imports_blocked"] = forbid
         server = Server(reader, out_fd)
     except BaseException as exc:  # no student code has run yet: report the grader's problem
         traceback.print_exc()
@@ -241,8 +338,9 @@ def main(argv: list[str]) -> int:
             __import__(name)
         except Exception:
             pass
+    _Forbidden(setup.get("forbid_modules", []), setup.get("forbid_names", [])).install()
     sys.argv = ["notebook"]
-    write_frame(out_fd, {"op": "ready", "isolation": report, "cwd": cwd})
+    write_frame(out_fd, {"op": "ready", "isolation": report, "cwd": os.getcwd()})
     server.serve()
     return 0
 

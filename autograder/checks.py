@@ -71,6 +71,7 @@ def cpu_seconds() -> float:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + kids.ru_utime + kids.ru_stime
 
+
 _NUMERIC_KINDS = "biufc"
 
 

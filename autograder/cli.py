@@ -53,6 +53,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         regrade=args.regrade,
         progress=not args.quiet,
         runner_path=[os.path.abspath(p) for p in args.runner_path],
+        allow_unisolated=args.allow_unisolated,
     )
     summary = grade_assignment(course, args.assignment, args.submissions, opts)
     statuses = Counter(r["status"] for r in summary.results.values())
@@ -136,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cell-timeout", type=float, help="seconds per cell or call (default 30)")
     g.add_argument("--memory", type=int, help="sandbox memory limit in MiB (default 1024)")
     g.add_argument("--regrade", action="store_true", help="forget earlier runs, grade everything")
+    g.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="grade even where bubblewrap cannot isolate student code (results say so; "
+        "only for trusted submissions)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
         "--runner-path",

@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from autograder.config import Course
 from autograder.forbid import module_locations
 from autograder.gradebook import open_gradebook, store_result
+from autograder.isolation import DATA_DIR, NotIsolated, probe
 from autograder.journal import Journal
 from autograder.launch import module_command
 from autograder.notebook import NotebookSpec, load_assignment
@@ -59,6 +61,9 @@ class GradeOptions:
     tmp_dir : str or None
         Where the per-submission working folders go (default: ``.autograder/<assignment>/jobs``,
         emptied at the start of each run, so a run killed with SIGKILL leaves nothing behind).
+    allow_unisolated : bool
+        Grade even where bubblewrap cannot isolate the student's code (the results say so).
+        Without it such a machine refuses to run student code.
     """
 
     workers: int | None = None
@@ -69,6 +74,7 @@ class GradeOptions:
     progress: bool = True
     runner_path: list[str] = field(default_factory=list)
     tmp_dir: str | None = None
+    allow_unisolated: bool = False
 
 
 @dataclass
@@ -146,7 +152,7 @@ def failed_result(
     for spec in specs:
         tests = []
         for cell in spec.graded:
-            manual = cell.kind == "manual"
+            manual = cell.manual
             tests.append(
                 {
                     "grade_id": cell.grade_id,
@@ -258,6 +264,50 @@ def _ensure_in_gradebook(course: Course, assignment: str, specs: list[NotebookSp
     return "the gradebook did not match the source notebooks: released again to update it"
 
 
+def _secret(state: str) -> str:
+    """The assignment's secret for hidden-test seeds (made once, readable by the grader only)."""
+    path = os.path.join(state, "seed-secret")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as fh:
+            return fh.read().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def check_isolation(allow_unisolated: bool) -> str:
+    """Refuse to grade where student code cannot be isolated, unless explicitly allowed.
+
+    Parameters
+    ----------
+    allow_unisolated : bool
+        The instructor's explicit permission (``--allow-unisolated``).
+
+    Returns
+    -------
+    str
+        Empty when bubblewrap works; else the warning to record with the results.
+
+    Raises
+    ------
+    NotIsolated
+        When bubblewrap cannot isolate and nothing allows grading without it.
+    """
+    try:
+        probe()
+        return ""
+    except NotIsolated as exc:
+        if not allow_unisolated:
+            raise NotIsolated(
+                f"{exc}. Refusing to run student code without isolation; to grade anyway (only "
+                "for trusted submissions), pass --allow-unisolated: every result will say so"
+            ) from None
+        return f"UNISOLATED grading allowed by the instructor: {exc}"
+
+
 def _provided(spec: NotebookSpec) -> dict:
     """Paths to bind read-only into the sandbox, and environment variables, for ``spec``."""
     modules, paths = module_locations(spec.provide)
@@ -267,14 +317,19 @@ def _provided(spec: NotebookSpec) -> dict:
             f"{spec.path} asks to provide {missing} to the student's code, but the grader cannot "
             "import them: install them in the grader's environment"
         )
-    env = {}
-    if "fashion-mnist" in spec.datasets:
-        from nnlib.data import locate_fashion_mnist
+    env, data = {}, {}
+    wanted = [d for d in spec.datasets if d.startswith("fashion-mnist")]
+    if wanted:
+        from nnlib.data import FILES, locate_fashion_mnist
 
-        folder = str(locate_fashion_mnist())  # raises with the fix (make data) when missing
-        paths.append(folder)
-        env["NNLIB_DATA"] = folder
-    return {"paths": paths, "env": env}
+        folder = locate_fashion_mnist()  # raises with the fix (make data) when missing
+        inside = f"{DATA_DIR}/fashion-mnist"
+        # only the training split when the test split decides the grade
+        names = [n for n in FILES if "fashion-mnist" in wanted or n.startswith("train")]
+        for name in names:
+            data[f"{inside}/{name}"] = os.path.realpath(folder / name)
+        env["NNLIB_DATA"] = inside
+    return {"paths": paths, "env": env, "data": data}
 
 
 def grade_assignment(
@@ -303,6 +358,7 @@ def grade_assignment(
     """
     opts = options or GradeOptions()
     start = time.monotonic()
+    unisolated = check_isolation(opts.allow_unisolated)
     root = os.path.abspath(submissions_root or course.submitted_dir)
     specs = load_assignment(course.source_dir(assignment))
     subs = discover(root, assignment)
@@ -349,11 +405,14 @@ def grade_assignment(
         "uid_base": int(s["uid_base"]),
         "output_cap": int(s["output_cap"]),
         "runner_path": list(opts.runner_path),
+        "unisolated": bool(unisolated),
+        "seed_secret": _secret(state),
     }
     log = open(os.path.join(state, "grade.log"), "a")
     log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment} from {root}\n")
-    if note:
-        log.write(note + "\n")
+    for line in (note, unisolated):
+        if line:
+            log.write(line + "\n")
     with open_gradebook(course) as gb:
         for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
             try:

@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 #: Datasets a notebook may ask for in ``metadata.autograder.datasets``.
-DATASETS = ("fashion-mnist",)
+#: ``fashion-mnist-train`` binds only the training split (the test split decides grades).
+DATASETS = ("fashion-mnist", "fashion-mnist-train")
 #: Largest notebook file accepted, in bytes.
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 _CELL_TYPES = ("code", "markdown", "raw")
@@ -139,9 +140,10 @@ class SourceCell:
     source : str
         The full source (including solutions and hidden tests).
     kind : str
-        ``test`` (autograded tests), ``solution`` (student code), ``answer`` (autograded answer:
-        a graded code solution cell), ``manual`` (a graded written answer), ``instructor`` (other
-        code) or ``text``.
+        ``test`` (autograded tests), ``solution`` (student code), ``answer`` (a code answer graded
+        by hand: nbgrader's "manually graded answer" code cell; it runs, but never earns points
+        automatically), ``manual`` (a written answer graded by hand), ``instructor`` (other code)
+        or ``text``.
     grade_id : str or None
         nbgrader's ``grade_id``.
     points : float
@@ -160,6 +162,16 @@ class SourceCell:
     points: float
     locked: bool
     forbid: list[str] = field(default_factory=list)
+
+    @property
+    def manual(self) -> bool:
+        """Whether a person grades this cell (a written answer or a code answer)."""
+        return self.kind in ("manual", "answer")
+
+    @property
+    def hidden(self) -> bool:
+        """Whether this test cell holds hidden tests (its feedback never shows their values)."""
+        return self.kind == "test" and "BEGIN HIDDEN TESTS" in self.source
 
 
 @dataclass
@@ -207,7 +219,7 @@ class NotebookSpec:
     @property
     def auto_max_score(self) -> float:
         """Points the autograder can give."""
-        return sum(c.points for c in self.graded if c.kind in ("test", "answer"))
+        return sum(c.points for c in self.graded if c.kind == "test")
 
 
 def _kind(cell: dict) -> str:

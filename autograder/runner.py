@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import ctypes
+import hashlib
 import io
 import json
 import os
@@ -22,7 +23,9 @@ import tempfile
 import time
 from typing import Any
 
+from autograder import checks
 from autograder import forbid as forbid_mod
+from autograder._child import FORBIDDEN
 from autograder.isolation import Limits, acquire_uid
 from autograder.notebook import (
     InvalidNotebook,
@@ -32,6 +35,7 @@ from autograder.notebook import (
     student_cells,
 )
 from autograder.proxy import RemoteFunction
+from autograder.safe import clean_text
 from autograder.sandbox import Sandbox, SandboxCrashed, SandboxTimeout, StudentError
 
 __all__ = ["grade_submission", "main"]
@@ -47,6 +51,12 @@ _STATUS_ORDER = [
 ]
 
 
+#: Cells listed in a result (those that failed, and graded ones); the rest are counted.
+MAX_CELLS_SHOWN = 50
+#: Largest result JSON of one submission, in bytes; longer messages are cut to fit.
+MAX_RESULT_BYTES = 1024 * 1024
+
+
 class _CellTimeout(BaseException):
     """Raised by the alarm inside a test cell that runs too long (not catchable as Exception)."""
 
@@ -58,7 +68,7 @@ def _alarm(signum: int, frame: Any) -> None:
 def _test_result(cell: Any, passed: bool, status: str, message: str = "") -> dict:
     return {
         "grade_id": cell.grade_id,
-        "kind": "manual" if cell.kind == "manual" else "auto",
+        "kind": "manual" if cell.manual else "auto",
         "points": cell.points if passed else 0.0,
         "max_points": cell.points,
         "passed": passed,
@@ -70,7 +80,7 @@ def _test_result(cell: Any, passed: bool, status: str, message: str = "") -> dic
 def _not_run(spec: NotebookSpec, status: str, message: str) -> list[dict]:
     out = []
     for cell in spec.graded:
-        if cell.kind == "manual":
+        if cell.manual:
             out.append(
                 {**_test_result(cell, False, "manual", "needs manual grading"), "points": None}
             )
@@ -102,6 +112,8 @@ def _explain(exc: BaseException, spec: NotebookSpec, runs: dict[str, Any]) -> tu
     if isinstance(exc, SandboxCrashed):
         return "crashed", str(exc)
     if isinstance(exc, StudentError):
+        if exc.type_name == "ImportError" and FORBIDDEN in exc.message:
+            return "forbidden-import", f"your code used {exc.message}"
         hint = " (not implemented yet?)" if exc.type_name == "NotImplementedError" else ""
         return "failed", f"your code raised {exc}{hint}"
     if isinstance(exc, NameError) and getattr(exc, "name", None):
@@ -114,6 +126,25 @@ def _explain(exc: BaseException, spec: NotebookSpec, runs: dict[str, Any]) -> tu
         return "failed", f"`{name}` is not defined"
     text = str(exc)
     return "failed", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _hidden_message(exc: BaseException, status: str, message: str, tested: list[str]) -> str:
+    """What a failed HIDDEN test may tell: what failed and the kind of failure, never its inputs,
+    expected values or anything the student's code printed or raised about them."""
+    what = f" of {', '.join(f'`{n}`' for n in tested[:4])}" if tested else ""
+    if status in ("timeout", "crashed", "forbidden-import"):
+        return f"a hidden test{what} did not pass: {message}"
+    if isinstance(exc, StudentError):
+        kind = f"your code raised {exc.type_name}"
+    elif isinstance(exc, AssertionError):
+        kind = "your result did not match the reference"
+    else:
+        kind = f"the test could not use your result ({type(exc).__name__})"
+    return (
+        f"a hidden test{what} failed: {kind} on inputs drawn fresh for this grading (hidden tests "
+        "show neither their inputs nor the expected values; test your function on more cases: "
+        "other shapes, edge values, large and small numbers)"
+    )
 
 
 def _run_tests(
@@ -153,18 +184,11 @@ def _run_tests(
             except (StudentError, SandboxCrashed, SandboxTimeout) as exc:
                 log.append(f"could not fetch {name}: {exc}")
     runs = {run.label: run for run in sandbox.runs}
-    answers = {label: run for label, run in runs.items()}
     results = []
     for cell in spec.cells:
-        if cell.kind == "manual":
+        if cell.manual:  # graded by a person, whatever the cell contains (`pass` included)
             res = _test_result(cell, False, "manual", "needs manual grading")
             results.append({**res, "points": None})
-            continue
-        if cell.kind == "answer":
-            run = answers.get(cell.grade_id)
-            ok = run is not None and run.status == "ok"
-            msg = "" if ok else (run.error if run else "the cell is missing")
-            results.append(_test_result(cell, ok, "ok" if ok else "failed", msg))
             continue
         if cell.kind not in ("instructor", "test"):
             continue
@@ -203,7 +227,10 @@ def _run_tests(
             results.append(_test_result(cell, True, "ok"))
         else:
             status, message = _explain(error, spec, runs)
-            results.append(_test_result(cell, False, status, message[:3000]))
+            if cell.hidden:
+                tested = sorted(forbid_mod.free_names(cell.source) & names.keys())
+                message = _hidden_message(error, status, message, tested)
+            results.append(_test_result(cell, False, status, clean_text(message, 3000)))
     return results, log
 
 
@@ -225,9 +252,18 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         out["messages"].append(str(exc))
         return out
     cells = student_cells(spec, nb)
-    tainted, violations = forbid_mod.tainted_names(cells, spec.forbid)
+    tainted, violations, complete = forbid_mod.tainted_names(
+        cells, spec.forbid, budget_s=float(job.get("static_budget_s", 10.0))
+    )
+    if not complete:
+        out["static_check"] = "incomplete"
+        out["messages"].append(
+            "the static check of forbidden functions ran out of time on this notebook: graded "
+            "with the run-time block only (forbidden modules and functions are absent in the "
+            "sandbox)"
+        )
     if violations:
-        out["messages"].extend(f"forbidden: {v}" for v in violations[:10])
+        out["messages"].extend(clean_text(f"forbidden: {v}", 300) for v in violations[:10])
     lim = job["limits"]
     files = {f"{spec.name}.ipynb": path}
     for rel in spec.data_files:
@@ -244,12 +280,16 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         files=files,
         hide=job.get("hide", []),
         forbid_modules=forbid_modules,
+        forbid_names=[f for f in spec.forbid if f not in forbid_modules],
         provide=provide.get("paths", []),
+        data=provide.get("data", {}),
         env=provide.get("env", {}),
         lease=lease,
+        unisolated=bool(job.get("unisolated")),
         tmp_base=tmp,
         output_cap=job.get("output_cap", 64 * 1024),
     )
+    checks._runtime.update(seed=_seed(job, path), cpu_clock=sandbox.cpu_seconds)
     try:
         sandbox.start()
         if sandbox.start_error:
@@ -263,10 +303,17 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         tests, log = _run_tests(spec, sandbox, tainted, job["cell_timeout"], deadline)
     finally:
         sandbox.close()
+        checks._runtime.clear()
     text, total = sandbox.output
     out["isolation"] = sandbox.isolation
-    out["cells"] = [vars(r) for r in sandbox.runs]
-    out["output_head"] = text[-4000:] if len(text) > 4000 else text
+    shown = [r for r in sandbox.runs if r.status != "ok" or not r.label.startswith("cell ")]
+    out["cells"] = [
+        {"label": clean_text(r.label, 100), "status": r.status, "error": clean_text(r.error, 500)}
+        for r in shown[:MAX_CELLS_SHOWN]
+    ]
+    if len(shown) > MAX_CELLS_SHOWN:
+        out["messages"].append(f"{len(shown) - MAX_CELLS_SHOWN} more cells not listed")
+    out["output_head"] = clean_text(text[-4000:] if len(text) > 4000 else text)
     out["output_bytes"] = total
     out["tests"] = tests
     out["messages"].extend(log)
@@ -275,6 +322,19 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         if status in statuses:
             out["status"] = status
     return out
+
+
+def _seed(job: dict, path: str) -> int:
+    """The hidden tests' seed for this submission: its bytes and the course's secret, hashed.
+
+    The same notebook gets the same inputs when regraded; any change to it draws new ones, and
+    without the secret (which never enters the sandbox) nobody can compute them in advance.
+    """
+    digest = hashlib.sha256(str(job.get("seed_secret", "")).encode())
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return int.from_bytes(digest.digest()[:8], "big") >> 1
 
 
 def _listdir(path: str) -> list[str]:
@@ -329,8 +389,28 @@ def grade_submission(job: dict) -> dict:
     result["notebooks"] = notebooks
     result["messages"] = [m for nb in notebooks for m in nb["messages"]]
     if extra:
-        result["messages"].append(f"extra files ignored: {', '.join(extra[:20])}")
+        names = clean_text(", ".join(extra[:20]), 1000)
+        result["messages"].append(f"extra files ignored: {names}")
     result["duration_s"] = round(time.monotonic() - start, 3)
+    return result
+
+
+def _fit(result: dict) -> dict:
+    """Cut what the student's code controls (output, messages, cell errors) until the result is
+    at most :data:`MAX_RESULT_BYTES` of JSON, and say so in the result."""
+    if len(json.dumps(result)) <= MAX_RESULT_BYTES:
+        return result
+    for nb in result.get("notebooks", []):
+        nb["output_head"] = clean_text(nb.get("output_head", ""), 2000)
+        nb["cells"] = [c for c in nb.get("cells", []) if c.get("status") != "ok"][:10]
+        nb["messages"] = [clean_text(m, 300) for m in nb.get("messages", [])[:10]]
+        for test in nb.get("tests", []):
+            test["message"] = clean_text(test.get("message", ""), 500)
+    result["messages"] = [clean_text(m, 300) for m in result.get("messages", [])[:10]]
+    result["messages"].append(
+        f"this result was cut to fit {MAX_RESULT_BYTES // 1024} KiB (very long output or messages)"
+    )
+    result["truncated"] = True
     return result
 
 
@@ -363,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         job = json.load(fh)
     for path in reversed(job.get("runner_path", [])):
         sys.path.insert(0, path)
-    result = grade_submission(job)
+    result = _fit(grade_submission(job))
     tmp = argv[2] + ".tmp"
     with open(tmp, "w") as fh:
         json.dump(result, fh, indent=1)

@@ -205,7 +205,7 @@ FORBID = ["nnlib", "scipy.special.softmax", "torch.nn.functional.softmax"]
     ],
 )
 def test_forbidden_references_taint_the_function(code):
-    tainted, violations = tainted_names([("softmax", code)], FORBID)
+    tainted, violations, complete = tainted_names([("softmax", code)], FORBID)
     assert "softmax" in tainted and violations, (tainted, violations)
 
 
@@ -218,7 +218,7 @@ def test_taint_spreads_through_helpers_but_not_to_clean_code():
         ("softmax", "def softmax(z):\n    return helper(z)\n"),
         ("sigmoid", "import scipy\ndef sigmoid(z):\n    return scipy.special.expit(z)\n"),
     ]
-    tainted, _ = tainted_names(cells, FORBID)
+    tainted, _, _ = tainted_names(cells, FORBID)
     assert {"_s", "helper", "softmax"} <= set(tainted)
     assert "sigmoid" not in tainted and "scipy" not in tainted
     assert "nnlib" in tainted["softmax"]
@@ -279,7 +279,23 @@ def test_provided_packages_and_datasets_reach_the_sandbox_config(tmp_path):
     from nnlib.data import locate_fashion_mnist
 
     assert os.path.dirname(nnlib.__file__) in got["paths"], got
-    assert got["env"] == {"NNLIB_DATA": str(locate_fashion_mnist())}, got
+    assert got["env"] == {"NNLIB_DATA": "/data/fashion-mnist"}, got
+    host = locate_fashion_mnist()
+    assert sorted(got["data"].values()) == sorted(
+        os.path.realpath(host / name) for name in os.listdir(host) if name.endswith(".gz")
+    ), got
+
+
+def test_train_only_dataset_never_binds_the_test_split(tmp_path):
+    """The test split decides exercise 6's grade: the sandbox must not receive it."""
+    from autograder.grade import _provided
+
+    path = tmp_path / "a.ipynb"
+    block = {"provide": ["nnlib"], "datasets": ["fashion-mnist-train"]}
+    path.write_text(json.dumps({"nbformat": 4, "metadata": {"autograder": block}, "cells": []}))
+    got = _provided(load_source(str(path)))
+    names = sorted(os.path.basename(p) for p in got["data"])
+    assert names == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"], got
 
 
 def test_student_cells_use_source_tests_and_drop_the_submissions():
