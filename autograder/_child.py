@@ -262,20 +262,46 @@ class Server:
     def op_get(self, msg: dict) -> dict:
         return {"ok": True, "value": self._encode(self._target(msg))}
 
+    def _arrays(self, value: Any, path: tuple = (), depth: int = 0) -> list[tuple[tuple, Any]]:
+        """(path, array) of the arrays in an argument (in lists, tuples and dicts)."""
+        if isinstance(value, self.np.ndarray):
+            return [(path, value)]
+        out: list[tuple[tuple, Any]] = []
+        if depth < 4 and isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                out += self._arrays(item, (*path, i), depth + 1)
+        elif depth < 4 and isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    out += self._arrays(item, (*path, key), depth + 1)
+        return out
+
     def op_call(self, msg: dict) -> dict:
         func = self._target(msg)
         args = self._decode(msg.get("args", []))
         kwargs = self._decode(msg.get("kwargs", {"$d": []}))
+        # the caller's arrays arrive as copies: note them, to send back what the call changed
+        before = [(p, a, a.copy()) for p, a in self._arrays([list(args), kwargs])]
         if not msg.get("warnings"):
-            return {"ok": True, "value": self._encode(func(*args, **kwargs))}
-        import warnings
+            reply = {"ok": True, "value": self._encode(func(*args, **kwargs))}
+        else:
+            import warnings
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with self.np.errstate(over="warn", divide="warn", invalid="warn"):
-                result = func(*args, **kwargs)
-        texts = [f"{w.category.__name__}: {w.message}" for w in caught][:20]
-        return {"ok": True, "value": self._encode(result), "warnings": texts}
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with self.np.errstate(over="warn", divide="warn", invalid="warn"):
+                    result = func(*args, **kwargs)
+            texts = [f"{w.category.__name__}: {w.message}" for w in caught][:20]
+            reply = {"ok": True, "value": self._encode(result), "warnings": texts}
+        changed = [
+            [list(p), self._encode(a)]
+            for p, a, old in before
+            if a.shape == old.shape
+            and not self.np.array_equal(a, old, equal_nan=a.dtype.kind in "fc")
+        ]
+        if changed:
+            reply["changed_args"] = changed
+        return reply
 
     def serve(self) -> None:
         """Answer requests until the channel closes."""

@@ -332,6 +332,17 @@ def _provided(spec: NotebookSpec) -> dict:
     return {"paths": paths, "env": env, "data": data}
 
 
+def _dataset_folders() -> list[str]:
+    """Where the datasets live on this machine: hidden from every sandbox (an assignment that
+    may use one gets the files it allows bound at ``/data``, nothing more)."""
+    try:
+        from nnlib.data import locate_fashion_mnist
+
+        return [os.path.realpath(locate_fashion_mnist())]
+    except Exception:  # no dataset here, or no nnlib: nothing to hide
+        return []
+
+
 def grade_assignment(
     course: Course,
     assignment: str,
@@ -384,7 +395,7 @@ def grade_assignment(
     s = course.settings
     timeout = float(opts.timeout or s["timeout"])
     cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
-    forbid_modules, hide, provide = {}, [course.root, root, state], {}
+    forbid_modules, hide, provide = {}, [course.root, root, state, *_dataset_folders()], {}
     for spec in specs:
         modules, paths = module_locations(spec.forbid)
         forbid_modules[spec.name] = modules

@@ -219,14 +219,18 @@ def bwrap_command(
     system = [p for p in _SYSTEM if os.path.isdir(p)]
     trees = _outermost(system + [p for p in mounts.needed if os.path.exists(p)])
     made: set[str] = set()
-    for tree in trees:  # parents world-traversable, whatever their modes are outside
-        parts = tree.strip("/").split("/")
+
+    def parents(path: str) -> list[str]:  # world-traversable, whatever their modes are outside
+        out, parts = [], path.strip("/").split("/")
         for i in range(1, len(parts)):
             parent = "/" + "/".join(parts[:i])
             if parent not in made:
                 made.add(parent)
-                cmd += ["--perms", "0755", "--dir", parent]
-        cmd += ["--ro-bind", tree, tree]
+                out += ["--perms", "0755", "--dir", parent]
+        return out
+
+    for tree in trees:
+        cmd += [*parents(tree), "--ro-bind", tree, tree]
     for link in _SYSTEM_LINKS:
         if os.path.islink(link):
             cmd += ["--symlink", os.readlink(link), link]
@@ -246,7 +250,7 @@ def bwrap_command(
     cmd += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "0755", "--dir"]
     cmd += [WORKDIR]
     for inside, host in sorted(mounts.data.items()):
-        cmd += ["--ro-bind", host, inside]
+        cmd += [*parents(inside), "--ro-bind", host, inside]
     for name, fd in sorted(mounts.files.items()):
         cmd += ["--perms", "0644", "--file", str(fd), f"{WORKDIR}/{name}"]
     cmd += ["--chdir", WORKDIR, "--", *argv]

@@ -228,7 +228,7 @@ def _run_tests(
         else:
             status, message = _explain(error, spec, runs)
             if cell.hidden:
-                tested = sorted(forbid_mod.free_names(cell.source) & names.keys())
+                tested = sorted(forbid_mod.free_names(cell.source) & _solution_names(spec).keys())
                 message = _hidden_message(error, status, message, tested)
             results.append(_test_result(cell, False, status, clean_text(message, 3000)))
     return results, log
