@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 
 SLIDES := _build/html/slides/lecture-08.slides.html
 
-.PHONY: help setup venv data browser vendor book slides serve test lint format clean bench
+.PHONY: help setup venv data browser sandbox vendor book slides serve test lint format clean bench
 
 help:
 	@echo "make book   - set up everything, build the course (executes every chapter), print where to open it"
@@ -36,7 +36,11 @@ data: venv
 browser:
 	@bash scripts/install-chromium.sh
 
-setup: venv data browser
+# The autograder's sandbox (Debian's bubblewrap).
+sandbox:
+	@bash scripts/install-bubblewrap.sh
+
+setup: venv data browser sandbox
 
 # Browser assets the site serves itself (MathJax 3, reveal.js, ...) from the npm registry into
 # _vendor/static/ (git-ignored); skipped when already there.
