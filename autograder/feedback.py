@@ -8,11 +8,17 @@ stay hidden, unlike nbgrader's stock feedback, which renders the autograded note
 
 from __future__ import annotations
 
-import html
-import json
 import os
 
 from autograder.config import Course
+from autograder.safe import (
+    clean_text,
+    clean_tree,
+    html_text,
+    load_json_clean,
+    show_id,
+    student_id_problem,
+)
 
 __all__ = ["render_feedback", "write_feedback"]
 
@@ -22,6 +28,8 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.4
 vertical-align:top}th{background:#f4f4f4}.ok{color:#176117}.bad{color:#a11}.manual{color:#666}
 pre{white-space:pre-wrap;margin:0;font-size:.9em}
 """
+# no script, no frames, no forms, no external loads: only the inline style above
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def _manual_scores(course: Course, assignment: str) -> dict[str, dict[str, float]]:
@@ -41,8 +49,19 @@ def _manual_scores(course: Course, assignment: str) -> dict[str, dict[str, float
         return {}
 
 
+def _num(value: object) -> str:
+    """A number for the page (``?`` when a result holds something else)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "?"
+    return f"{value:g}"
+
+
 def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str:
     """The HTML feedback page for one result.
+
+    Every string that comes from the result (ids, names, messages, errors: student-derived text)
+    is cleaned and HTML-escaped (:func:`autograder.safe.html_text`); the page has no links and
+    a Content-Security-Policy that allows no script, so nothing a student wrote is live markup.
 
     Parameters
     ----------
@@ -56,37 +75,43 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
     str
         A complete HTML document.
     """
+    result = clean_tree(result)
     manual = manual or {}
-    esc = html.escape
+    esc = html_text
     rows, auto, manual_total, manual_max = [], 0.0, 0.0, 0.0
     for nb in result.get("notebooks", []):
         for t in nb.get("tests", []):
-            gid = t["grade_id"]
-            if t["kind"] == "manual":
-                manual_max += t["max_points"]
-                if gid in manual:
-                    manual_total += manual[gid]
-                    pts, cls, msg = f"{manual[gid]:g}", "ok", "graded by hand"
+            gid = t.get("grade_id", "?")
+            max_points = t.get("max_points") if isinstance(t.get("max_points"), int | float) else 0
+            if t.get("kind") == "manual":
+                manual_max += max_points
+                score = manual.get(gid) if isinstance(gid, str) else None
+                if isinstance(score, int | float):
+                    manual_total += score
+                    pts, cls, msg = _num(score), "ok", "graded by hand"
                 else:
                     pts, cls, msg = "pending", "manual", "graded by hand (not graded yet)"
             else:
-                auto += t["points"] or 0
-                pts = f"{t['points'] or 0:g}"
-                cls = "ok" if t["passed"] else "bad"
-                msg = "passed" if t["passed"] else t["message"]
+                points = t.get("points") if isinstance(t.get("points"), int | float) else 0
+                auto += points
+                pts = _num(points)
+                cls = "ok" if t.get("passed") is True else "bad"
+                msg = "passed" if t.get("passed") is True else t.get("message", "")
             rows.append(
-                f"<tr><td>{esc(nb['notebook'])}</td><td>{esc(gid)}</td><td class='{cls}'>{pts} / "
-                f"{t['max_points']:g}</td><td><pre>{esc(msg)}</pre></td></tr>"
+                f"<tr><td>{esc(nb.get('notebook', '?'))}</td><td>{esc(gid)}</td><td class='{cls}'>"
+                f"{pts} / {_num(max_points)}</td><td><pre>{esc(msg)}</pre></td></tr>"
             )
     cell_rows = []
     for nb in result.get("notebooks", []):
         for c in nb.get("cells", []):
-            if c["status"] != "ok":
+            if c.get("status") != "ok":
                 cell_rows.append(
-                    f"<tr><td>{esc(c['label'])}</td><td>{esc(c['status'])}</td>"
-                    f"<td><pre>{esc(c['error'])}</pre></td></tr>"
+                    f"<tr><td>{esc(c.get('label', '?'))}</td><td>{esc(c.get('status', '?'))}</td>"
+                    f"<td><pre>{esc(c.get('error', ''))}</pre></td></tr>"
                 )
-    total_max = result.get("max_score", 0) + manual_max
+    max_score = result.get("max_score", 0)
+    max_score = max_score if isinstance(max_score, int | float) else 0
+    total_max = max_score + manual_max
     notes = "".join(f"<li>{esc(m)}</li>" for m in result.get("messages", []))
     cells = (
         "<h2>Cells of your notebook that failed</h2><table><tr><th>cell</th><th>status</th>"
@@ -94,12 +119,15 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
         if cell_rows
         else ""
     )
+    assignment = esc(result.get("assignment", "?"))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Feedback: {esc(result["assignment"])}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<title>Feedback: {assignment}</title>
 <style>{_CSS}</style></head><body>
-<h1>{esc(result["assignment"])}: feedback for {esc(result["student"])}</h1>
-<p><strong>Score: {auto + manual_total:g} / {total_max:g}</strong>
-({auto:g} / {result.get("max_score", 0):g} from automatic tests; written answers: {manual_total:g} / {manual_max:g}).
+<h1>{assignment}: feedback for {esc(result.get("student", "?"))}</h1>
+<p><strong>Score: {_num(auto + manual_total)} / {_num(total_max)}</strong>
+({_num(auto)} / {_num(max_score)} from automatic tests; written answers: {_num(manual_total)} / {_num(manual_max)}).
 Status: {esc(result.get("status", "?"))}.</p>
 {f"<ul>{notes}</ul>" if notes else ""}
 <h2>Tests</h2>
@@ -112,8 +140,14 @@ seen; their code is not shown, only what went wrong.</p>
 """
 
 
-def write_feedback(course: Course, assignment: str) -> list[str]:
+def write_feedback(
+    course: Course, assignment: str, problems: list[tuple[str, str]] | None = None
+) -> list[str]:
     """Write ``feedback/<student>/<assignment>/feedback.html`` for every graded submission.
+
+    A result that cannot be read, or whose student id is unusable as a folder name, is skipped
+    (added to ``problems``); it never stops the others. Text in results is cleaned on read
+    (lone surrogates and invalid bytes become U+FFFD).
 
     Parameters
     ----------
@@ -121,6 +155,8 @@ def write_feedback(course: Course, assignment: str) -> list[str]:
         The course.
     assignment : str
         The assignment.
+    problems : list, optional
+        Receives ``(result file, what went wrong)`` for each result skipped.
 
     Returns
     -------
@@ -130,17 +166,31 @@ def write_feedback(course: Course, assignment: str) -> list[str]:
     results_dir = os.path.join(course.state_dir(assignment), "results")
     if not os.path.isdir(results_dir):
         raise FileNotFoundError(f"nothing graded yet for {assignment} (no {results_dir})")
+    problems = problems if problems is not None else []
     manual = _manual_scores(course, assignment)
     written = []
     for name in sorted(os.listdir(results_dir)):
         if not name.endswith(".json"):
             continue
-        with open(os.path.join(results_dir, name)) as fh:
-            result = json.load(fh)
-        out_dir = course.feedback_dir(result["student"], assignment)
-        os.makedirs(out_dir, exist_ok=True)
-        path = os.path.join(out_dir, "feedback.html")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(render_feedback(result, manual.get(result["student"])))
+        try:
+            result = load_json_clean(os.path.join(results_dir, name))
+            student = result["student"] if isinstance(result, dict) else None
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append((show_id(name), f"unreadable result ({clean_text(exc, 300)})"))
+            continue
+        why = student_id_problem(student)
+        if why is not None:
+            problems.append((show_id(name), f"no feedback written: {why}"))
+            continue
+        try:
+            page = render_feedback(result, manual.get(student))
+            out_dir = course.feedback_dir(student, assignment)
+            os.makedirs(out_dir, exist_ok=True)
+            path = os.path.join(out_dir, "feedback.html")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(page)
+        except Exception as exc:  # one odd result never stops the class's feedback
+            problems.append((show_id(name), f"no feedback written ({clean_text(exc, 300)})"))
+            continue
         written.append(path)
     return written

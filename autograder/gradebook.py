@@ -16,6 +16,7 @@ import warnings
 from typing import Any
 
 from autograder.config import Course
+from autograder.safe import csv_cell
 
 __all__ = ["ensure_alembic_on_path", "export_csv", "open_gradebook", "store_result"]
 
@@ -85,6 +86,10 @@ def store_result(gb: Any, result: dict) -> None:
 def export_csv(course: Course, path: str, assignments: list[str] | None = None) -> int:
     """Write scores as CSV: ``student_id, assignment, score, max_score``, then one column per cell.
 
+    Every text cell (student ids included) goes through :func:`autograder.safe.csv_cell`: a cell
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so
+    that no spreadsheet evaluates it, and invalid UTF-8 is replaced.
+
     Parameters
     ----------
     course : Course
@@ -122,8 +127,10 @@ def export_csv(course: Course, path: str, assignments: list[str] | None = None) 
                         row[grade.name] = grade.score
                 rows.append(row)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, ["student_id", "assignment", "score", "max_score", *columns])
-        writer.writeheader()
-        writer.writerows(rows)
+    header = ["student_id", "assignment", "score", "max_score", *columns]
+    with open(path, "w", newline="", encoding="utf-8", errors="replace") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([csv_cell(c) for c in header])
+        for row in rows:
+            writer.writerow([csv_cell(row.get(c, "")) for c in header])
     return len(rows)
