@@ -7,13 +7,20 @@ submitted for a single-notebook assignment is stored under the expected name wha
 renamed it to. Anything that does not match is reported, never guessed.
 
 The archive is untrusted: entries with absolute paths, ``..`` components or drive letters
-(zip-slip), symlinks and special files are refused; the number of files, each file's size, the
-total uncompressed size and the compression ratio are capped, and sizes are counted while reading
-(headers can lie), so a zip bomb stops early. Everything is staged in a temporary folder first.
+(zip-slip), symlinks, devices, FIFOs and other special files are refused (zip entries by their
+mode bits; folders with ``lstat`` and ``O_NOFOLLOW``), and so are unusable student ids and file
+names (:func:`autograder.safe.name_problem`), each with the reason. The number of entries is
+capped; each entry's real decompressed size is counted while reading (headers can lie) and capped
+(:data:`MAX_FILE_BYTES`), so a zip bomb costs only its own entry, reported, never the rest of the
+export; what is imported is capped in total (:data:`MAX_TOTAL_BYTES`) and so is everything
+decompressed (:data:`MAX_WORK_BYTES`). There is no compression-ratio rule: an honest notebook with
+repetitive outputs compresses far better than 100:1. Everything is staged in a temporary folder
+first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 
 from autograder.config import Course
 from autograder.notebook import load_assignment
+from autograder.safe import clean_text, name_problem
 
 __all__ = ["CollectError", "CollectReport", "DEFAULT_PATTERN", "collect"]
 
@@ -33,7 +41,8 @@ DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.@-]*)(?:/|_)"
 MAX_FILES = 5000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 500 * 1024 * 1024
-MAX_RATIO = 100
+#: Most bytes decompressed per export, refused entries (zip bombs) included.
+MAX_WORK_BYTES = 2 * MAX_TOTAL_BYTES
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _JUNK = ("__MACOSX/", ".DS_Store", ".ipynb_checkpoints")
 
@@ -58,6 +67,20 @@ class CollectReport:
     unmatched: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _id_problem(student: str) -> str | None:
+    """Why ``student`` (found by the pattern) cannot be a student id, in words, or None."""
+    why = name_problem(student)
+    if why is None and _STUDENT_ID.match(student):
+        return None
+    shown = clean_text(student, 80).replace("\n", " ")
+    if why is None:
+        why = "only letters, digits, '.', '_', '@' and '-' are allowed, at most 64 characters"
+    return (
+        f"unusable student id {shown!r}: {why}; rename the file in the export or pass a "
+        "--pattern whose 'student' group captures a plain id"
+    )
+
+
 def _safe_parts(name: str) -> list[str] | None:
     """The path's components if it is a safe relative path, else None."""
     name = name.replace("\\", "/")
@@ -69,39 +92,71 @@ def _safe_parts(name: str) -> list[str] | None:
     return parts
 
 
-def _copy_capped(src, dst_path: str, limit: int, budget: list[int]) -> None:
+class _Budget:
+    """Bytes the export may still unpack: ``keep`` counts what is imported (at most
+    :data:`MAX_TOTAL_BYTES`), ``work`` everything decompressed, refused entries included (at most
+    :data:`MAX_WORK_BYTES`), so that the time spent on an export is bounded too."""
+
+    def __init__(self) -> None:
+        self.keep = MAX_TOTAL_BYTES
+        self.work = MAX_WORK_BYTES
+
+
+def _copy_capped(src, dst_path: str, limit: int, budget: _Budget) -> str | None:
+    """Copy at most ``limit`` bytes, counting what is really read (headers can lie).
+
+    Returns None when copied, else why the entry is refused (its partial copy removed)."""
     written = 0
+    why = None
     with open(dst_path, "wb") as out:
         while True:
-            chunk = src.read(1 << 16)
+            chunk = src.read(min(1 << 16, limit + 1 - written, budget.work + 1))
             if not chunk:
-                return
+                break
             written += len(chunk)
-            budget[0] -= len(chunk)
+            budget.work -= len(chunk)
             if written > limit:
-                raise CollectError(f"{os.path.basename(dst_path)} is larger than {limit} bytes")
-            if budget[0] < 0:
-                raise CollectError(f"the export unpacks to more than {MAX_TOTAL_BYTES} bytes")
+                why = f"expands to more than {limit} bytes (a zip bomb?): not imported"
+                break
+            if budget.work < 0:
+                why = (
+                    f"not imported: the export already unpacked more than {MAX_WORK_BYTES} "
+                    "bytes; split it into smaller exports"
+                )
+                break
             out.write(chunk)
+    if why is None and written > budget.keep:
+        why = (
+            f"not imported: the export unpacks to more than {MAX_TOTAL_BYTES} bytes; "
+            "split it into smaller exports"
+        )
+    if why is not None:
+        os.unlink(dst_path)
+        return why
+    budget.keep -= written
+    return None
 
 
 def _entries_from_zip(path: str, stage: str) -> tuple[list[tuple[str, str, float]], list]:
     out, refused = [], []
-    budget = [MAX_TOTAL_BYTES]
+    budget = _Budget()
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CollectError(f"{path} is not a readable zip file ({exc})") from None
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: bad UTF-8 names
+        raise CollectError(f"{path} is not a readable zip file ({clean_text(exc, 300)})") from None
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_FILES:
             raise CollectError(f"the export has {len(infos)} entries (limit {MAX_FILES})")
         for i, info in enumerate(infos):
-            if info.is_dir():
-                continue
             kind = stat.S_IFMT(info.external_attr >> 16)
+            if kind == stat.S_IFDIR or (not kind and info.is_dir()):
+                continue
             if kind and kind != stat.S_IFREG:
                 refused.append((info.filename, "not a regular file (symlink or special file)"))
+                continue
+            if info.is_dir():  # a name ending in '/' that claims to be a regular file
+                refused.append((info.filename, "not a regular file (a folder)"))
                 continue
             if _safe_parts(info.filename) is None:
                 refused.append((info.filename, "unsafe path (absolute or with '..')"))
@@ -109,25 +164,38 @@ def _entries_from_zip(path: str, stage: str) -> tuple[list[tuple[str, str, float
             if info.file_size > MAX_FILE_BYTES:
                 refused.append((info.filename, f"larger than {MAX_FILE_BYTES} bytes"))
                 continue
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > 1024 * 1024 and ratio > MAX_RATIO:
-                raise CollectError(f"{info.filename} compresses {ratio:.0f}:1: a zip bomb?")
+            if budget.work <= 0:
+                refused.append(
+                    (
+                        info.filename,
+                        f"not read: the export already unpacked more than {MAX_WORK_BYTES} "
+                        "bytes; split it into smaller exports",
+                    )
+                )
+                continue
             dest = os.path.join(stage, f"{i:06d}")
             try:
                 with zf.open(info) as src:
-                    _copy_capped(src, dest, MAX_FILE_BYTES, budget)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-                if isinstance(exc, CollectError):
-                    raise
-                refused.append((info.filename, f"unreadable ({exc})"))
+                    why = _copy_capped(src, dest, MAX_FILE_BYTES, budget)
+            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(dest)
+                refused.append((info.filename, f"unreadable ({clean_text(exc, 300)})"))
                 continue
-            out.append((info.filename, dest, time.mktime((*info.date_time, 0, 0, -1))))
+            if why is not None:
+                refused.append((info.filename, why))
+                continue
+            try:
+                mtime = time.mktime((*info.date_time, 0, 0, -1))
+            except (OverflowError, ValueError):
+                mtime = time.time()
+            out.append((info.filename, dest, mtime))
     return out, refused
 
 
 def _entries_from_folder(path: str, stage: str) -> tuple[list[tuple[str, str, float]], list]:
     out, refused = [], []
-    budget = [MAX_TOTAL_BYTES]
+    budget = _Budget()
     count = 0
     for folder, dirs, files in os.walk(path, followlinks=False):
         for d in list(dirs):
@@ -148,9 +216,20 @@ def _entries_from_folder(path: str, stage: str) -> tuple[list[tuple[str, str, fl
                 refused.append((rel, f"larger than {MAX_FILE_BYTES} bytes"))
                 continue
             dest = os.path.join(stage, f"{count:06d}")
-            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
+            try:  # no symlink, no FIFO, and it is still the regular file that lstat saw
+                fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as exc:
+                refused.append((rel, f"not a regular file or unreadable ({exc.strerror})"))
+                continue
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                refused.append((rel, "not a regular file (symlink or special file)"))
+                continue
             with os.fdopen(fd, "rb") as src:
-                _copy_capped(src, dest, MAX_FILE_BYTES, budget)
+                why = _copy_capped(src, dest, MAX_FILE_BYTES, budget)
+            if why is not None:
+                refused.append((rel, why))
+                continue
             out.append((rel, dest, st.st_mtime))
     return out, refused
 
@@ -194,8 +273,11 @@ def collect(
                 continue
             m = regex.search(name)
             student = m.group("student") if m else None
-            if not student or not _STUDENT_ID.match(student):
-                why = "no student id found" if not student else f"invalid student id {student!r}"
+            if not student:
+                report.unmatched.append((name, "no student id found"))
+                continue
+            why = _id_problem(student)
+            if why is not None:
                 report.unmatched.append((name, why))
                 continue
             by_student.setdefault(student, []).append((name, staged, mtime))
@@ -216,8 +298,15 @@ def collect(
                         base = f"{notebooks[0]}.ipynb"  # the LMS renamed it
                 if base in ("timestamp.txt", "") or base.startswith("."):
                     continue
+                bad_name = name_problem(base)
+                if bad_name is not None:
+                    report.unmatched.append((name, f"unusable file name: {bad_name}"))
+                    continue
                 shutil.copyfile(staged, os.path.join(tmp_dest, base))
                 written.append(base)
+            if not written:  # every file refused (reported above): no empty submission
+                shutil.rmtree(tmp_dest, ignore_errors=True)
+                continue
             newest = max(mtime for _, _, mtime in files)
             stamp = time.strftime("%Y-%m-%d %H:%M:%S.000000 UTC", time.gmtime(newest))
             with open(os.path.join(tmp_dest, "timestamp.txt"), "w") as fh:

@@ -13,11 +13,15 @@ replaced by their source version.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any
+
+from autograder.safe import clean_text
 
 __all__ = [
     "DATASETS",
@@ -52,6 +56,18 @@ def _source_text(src: Any, where: str) -> str:
     raise InvalidNotebook(f"{where}: 'source' must be a string or a list of strings")
 
 
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_IFDIR: "a folder",
+        stat.S_IFIFO: "a FIFO",
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+        stat.S_IFSOCK: "a socket",
+        stat.S_IFLNK: "a symbolic link",
+    }
+    return kinds.get(stat.S_IFMT(mode), "a special file")
+
+
 def load_notebook_json(path: str) -> dict:
     """Read and structurally validate an nbformat 4 notebook.
 
@@ -69,25 +85,46 @@ def load_notebook_json(path: str) -> dict:
     Raises
     ------
     InvalidNotebook
-        With a message that explains what is wrong.
+        With a message that explains what is wrong, also when ``path`` is a symbolic link, a
+        FIFO, a device or anything else that is not a regular file (opened with ``O_NOFOLLOW``
+        and ``O_NONBLOCK``, checked with ``fstat``: what is read is what was checked).
     """
-    name = os.path.basename(path)
+    name = clean_text(os.path.basename(path), 200)
     try:
-        size = os.path.getsize(path)
+        # never follow a symlink, never block on a FIFO; then it must really be a regular file
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidNotebook(
+                f"{name} is a symbolic link, not a notebook file: submit the notebook itself"
+            ) from None
         raise InvalidNotebook(f"{name}: cannot be read ({exc.strerror})") from None
-    if size == 0:
-        raise InvalidNotebook(f"{name} is an empty file (0 bytes), not a notebook")
-    if size > MAX_NOTEBOOK_BYTES:
-        raise InvalidNotebook(f"{name} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} byte limit")
-    try:
-        with open(path, "rb") as fh:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise InvalidNotebook(
+            f"{name} is not a regular file ({_file_kind(st.st_mode)}): submit the notebook itself"
+        )
+    with os.fdopen(fd, "rb") as fh:
+        size = st.st_size
+        if size == 0:
+            raise InvalidNotebook(f"{name} is an empty file (0 bytes), not a notebook")
+        if size > MAX_NOTEBOOK_BYTES:
+            raise InvalidNotebook(
+                f"{name} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} byte limit"
+            )
+        try:
             raw = fh.read(MAX_NOTEBOOK_BYTES + 1)
+        except OSError as exc:
+            raise InvalidNotebook(f"{name}: cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:  # grew while being read
+        raise InvalidNotebook(f"{name} is over the {MAX_NOTEBOOK_BYTES} byte limit")
+    try:
         nb = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidNotebook(f"{name} is not UTF-8 text") from None
     except (ValueError, RecursionError) as exc:
-        raise InvalidNotebook(f"{name} is not valid JSON ({exc})") from None
+        raise InvalidNotebook(f"{name} is not valid JSON ({clean_text(exc, 300)})") from None
     if not isinstance(nb, dict):
         raise InvalidNotebook(f"{name}: the top level is not a JSON object")
     major = nb.get("nbformat")
