@@ -22,6 +22,7 @@ import sys
 from collections import Counter
 
 from autograder.config import load_course
+from autograder.safe import log_text
 
 __all__ = ["main"]
 
@@ -64,6 +65,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     )
     if summary.isolation:
         print("isolation: " + json.dumps(summary.isolation, indent=1))
+    for shown, why in summary.refused:
+        print(f"REFUSED {shown}: {why}", file=sys.stderr)
+    if summary.refused:
+        print(f"{len(summary.refused)} submission(s) refused, not graded (see above)")
     return 0
 
 
@@ -88,7 +93,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     for student, files in sorted(report.imported.items()):
         print(f"{student}: {', '.join(files)}")
     for name, why in report.unmatched:
-        print(f"UNMATCHED {name}: {why}", file=sys.stderr)
+        print(f"UNMATCHED {log_text(name, 300)}: {log_text(why)}", file=sys.stderr)
     print(f"collected {len(report.imported)} student(s); {len(report.unmatched)} unmatched")
     return 0
 
@@ -97,7 +102,10 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
     from autograder.feedback import write_feedback
 
     course = load_course(args.course_dir)
-    paths = write_feedback(course, args.assignment)
+    problems: list[tuple[str, str]] = []
+    paths = write_feedback(course, args.assignment, problems)
+    for name, why in problems:
+        print(f"SKIPPED {name}: {why}", file=sys.stderr)
     print(f"wrote {len(paths)} feedback file(s) under {os.path.join(course.root, 'feedback')}")
     return 0
 

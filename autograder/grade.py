@@ -31,8 +31,17 @@ from autograder.gradebook import open_gradebook, store_result
 from autograder.isolation import DATA_DIR, NotIsolated, probe
 from autograder.journal import Journal
 from autograder.launch import module_command
-from autograder.notebook import NotebookSpec, load_assignment
+from autograder.notebook import InvalidNotebook, NotebookSpec, load_assignment, load_notebook_json
 from autograder.progress import Progress, format_seconds
+from autograder.safe import (
+    clean_text,
+    clean_tree,
+    load_json_clean,
+    log_text,
+    sanitize_markdown,
+    show_id,
+    student_id_problem,
+)
 
 __all__ = ["GradeOptions", "GradeSummary", "discover", "failed_result", "grade_assignment"]
 
@@ -93,6 +102,9 @@ class GradeSummary:
         Wall-clock time of this run.
     isolation : dict
         The isolation report of a sandbox of this run (empty if none ran).
+    refused : list of (str, str)
+        Submissions that were not graded because their id or folder is unusable, with a
+        message saying what is wrong and what to do (the id made printable).
     """
 
     graded: list[str] = field(default_factory=list)
@@ -100,10 +112,20 @@ class GradeSummary:
     results: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     isolation: dict = field(default_factory=dict)
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def discover(submissions_root: str, assignment: str) -> list[tuple[str, str]]:
+def discover(
+    submissions_root: str, assignment: str, refused: list[tuple[str, str]] | None = None
+) -> list[tuple[str, str]]:
     """Find ``<root>/<student>/<assignment>/`` folders.
+
+    A folder name is the student's id, and it is untrusted: a submission whose id is unusable
+    (:func:`autograder.safe.student_id_problem`: too long for a file name once suffixes are
+    added, not UTF-8, control characters, starting with ``.``...) or whose folders are symbolic
+    links is not graded; it is added to ``refused`` with what is wrong and what to do, and the
+    other students are graded as usual. Entries without an ``<assignment>`` folder (other
+    files, ``.ipynb_checkpoints``) are not submissions and are ignored.
 
     Parameters
     ----------
@@ -111,6 +133,8 @@ def discover(submissions_root: str, assignment: str) -> list[tuple[str, str]]:
         The folder with one subfolder per student.
     assignment : str
         The assignment.
+    refused : list, optional
+        Receives ``(printable id, message)`` for each submission that cannot be graded.
 
     Returns
     -------
@@ -119,11 +143,28 @@ def discover(submissions_root: str, assignment: str) -> list[tuple[str, str]]:
     """
     if not os.path.isdir(submissions_root):
         raise FileNotFoundError(f"no submissions folder {submissions_root}")
+    refused = refused if refused is not None else []
     out = []
     for student in sorted(os.listdir(submissions_root)):
-        folder = os.path.join(submissions_root, student, assignment)
-        if not student.startswith(".") and os.path.isdir(folder) and not os.path.islink(folder):
-            out.append((student, folder))
+        home = os.path.join(submissions_root, student)
+        folder = os.path.join(home, assignment)
+        try:
+            if not os.path.isdir(folder):  # follows links: a linked submission is refused below
+                continue
+            linked = os.path.islink(home) or os.path.islink(folder)
+        except (OSError, ValueError):  # e.g. a name too long for the file system
+            linked = False
+        shown = show_id(student)
+        why = student_id_problem(student)
+        if why is None and linked:
+            why = (
+                "the submission folder is a symbolic link; copy the files into a real folder "
+                "under the submissions folder (or collect them again)"
+            )
+        if why is not None:
+            refused.append((shown, f"not graded: {why}"))
+            continue
+        out.append((student, folder))
     return out
 
 
@@ -220,18 +261,59 @@ def _run_one(job: dict, specs: list[NotebookSpec], hard_timeout: float, base: st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def formgrader_copy(path: str) -> dict:
+    """The notebook at ``path`` as formgrader may show it to a human grader.
+
+    Read like a submission (:func:`autograder.notebook.load_notebook_json`: no symlink, FIFO or
+    device, size-capped), then rebuilt from the sources alone: no outputs (a forged "public
+    tests passed" or live HTML/JavaScript output cannot appear), no execution counts, no
+    attachments, no notebook metadata but the kernel and language, no cell metadata but
+    nbgrader's (formgrader matches grade cells by it). Code sources are kept as they are
+    (formgrader highlights them as text); markdown and raw cells are sanitised
+    (:func:`autograder.safe.sanitize_markdown`: raw HTML escaped, ``javascript:`` links
+    blocked), so a written answer still reads the same but renders inert.
+    """
+    nb = load_notebook_json(path)
+    cells = []
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader")
+        out: dict = {
+            "cell_type": cell["cell_type"],
+            "metadata": {"nbgrader": clean_tree(meta)} if isinstance(meta, dict) else {},
+            "source": clean_text(cell["source"]),
+        }
+        if cell["cell_type"] == "code":
+            out.update(execution_count=None, outputs=[])
+        else:
+            out["source"] = sanitize_markdown(cell["source"])
+        cells.append(out)
+    meta = {
+        k: clean_tree(v)
+        for k, v in nb["metadata"].items()
+        if k in ("kernelspec", "language_info") and isinstance(v, dict)
+    }
+    return {"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 4}
+
+
 def _copy_for_formgrader(course: Course, result: dict, folder: str) -> None:
-    """Copy the readable submitted notebooks to ``autograded/`` (formgrader shows the written
-    answers from there). Only the student's own file: no test code is added to it."""
+    """Write the readable submitted notebooks to ``autograded/`` (formgrader shows the written
+    answers from there): :func:`formgrader_copy` of the student's own file, no test code added,
+    none of the student's outputs, markdown sanitised."""
     for nb in result.get("notebooks", []):
         if nb["status"] in ("invalid-notebook", "missing-notebook"):
             continue
+        try:
+            copy = formgrader_copy(os.path.join(folder, f"{nb['notebook']}.ipynb"))
+        except InvalidNotebook as exc:  # changed since it was graded
+            raise OSError(str(exc)) from None
         dest = os.path.join(course.root, "autograded", result["student"], result["assignment"])
         os.makedirs(dest, exist_ok=True)
-        shutil.copyfile(
-            os.path.join(folder, f"{nb['notebook']}.ipynb"),
-            os.path.join(dest, f"{nb['notebook']}.ipynb"),
-        )
+        target = os.path.join(dest, f"{nb['notebook']}.ipynb")
+        tmp = target + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(copy, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, target)
 
 
 def _atomic_json(path: str, data: dict) -> None:
@@ -372,7 +454,8 @@ def grade_assignment(
     unisolated = check_isolation(opts.allow_unisolated)
     root = os.path.abspath(submissions_root or course.submitted_dir)
     specs = load_assignment(course.source_dir(assignment))
-    subs = discover(root, assignment)
+    refused: list[tuple[str, str]] = []
+    subs = discover(root, assignment, refused)
     state = course.state_dir(assignment)
     results_dir = os.path.join(state, "results")
     os.makedirs(results_dir, exist_ok=True)
@@ -391,7 +474,6 @@ def grade_assignment(
     if opts.regrade:
         journal.reset()
     graded, stored = journal.read()
-    summary = GradeSummary()
     s = course.settings
     timeout = float(opts.timeout or s["timeout"])
     cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
@@ -419,11 +501,17 @@ def grade_assignment(
         "unisolated": bool(unisolated),
         "seed_secret": _secret(state),
     }
-    log = open(os.path.join(state, "grade.log"), "a")
-    log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment} from {root}\n")
+    # every line that holds student text is cleaned (log_text): valid UTF-8, one line per event
+    log = open(os.path.join(state, "grade.log"), "a", encoding="utf-8", errors="replace")
+    log.write(
+        f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment} from {log_text(root)}\n"
+    )
     for line in (note, unisolated):
         if line:
             log.write(line + "\n")
+    summary = GradeSummary(refused=refused)
+    for shown, why in refused:
+        log.write(f"REFUSED {log_text(shown)}: {log_text(why)}\n")
     with open_gradebook(course) as gb:
         for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
             try:
@@ -463,14 +551,19 @@ def grade_assignment(
                 try:
                     _copy_for_formgrader(course, result, folders[student])
                 except OSError as exc:
-                    log.write(f"{student}: could not copy to autograded/ ({exc})\n")
+                    log.write(
+                        f"{log_text(student)}: could not copy to autograded/ ({log_text(exc)})\n"
+                    )
                 journal.append("graded", student, status=result["status"], score=result["score"])
                 try:
                     store_result(gb, result)
                     journal.append("stored", student)
                 except Exception as exc:  # e.g. the database is locked: the next run re-stores it
                     gb.db.rollback()
-                    log.write(f"{student}: NOT stored in the gradebook ({exc}); rerun to retry\n")
+                    log.write(
+                        f"{log_text(student)}: NOT stored in the gradebook ({log_text(exc)}); "
+                        "rerun to retry\n"
+                    )
                 summary.graded.append(student)
                 iso = next(
                     (nb["isolation"] for nb in result.get("notebooks", []) if nb.get("isolation")),
@@ -478,9 +571,10 @@ def grade_assignment(
                 )
                 if iso and not summary.isolation:
                     summary.isolation = iso
-                    log.write(f"isolation: {json.dumps(iso)}\n")
+                    log.write(f"isolation: {log_text(json.dumps(iso))}\n")
                 log.write(
-                    f"{student}: {result['status']} {result['score']:g}/{result['max_score']:g}\n"
+                    f"{log_text(student)}: {log_text(result['status'])} "
+                    f"{result['score']:g}/{result['max_score']:g}\n"
                 )
                 log.flush()
                 progress.update(
@@ -490,12 +584,11 @@ def grade_assignment(
     for st, _ in subs:
         path = os.path.join(results_dir, f"{st}.json")
         if os.path.isfile(path):
-            with open(path) as fh:
-                summary.results[st] = json.load(fh)
+            summary.results[st] = load_json_clean(path)  # student text cleaned on read
     summary.seconds = time.monotonic() - start
     log.write(
-        f"done: {len(summary.graded)} graded, {len(summary.skipped)} skipped in "
-        f"{format_seconds(summary.seconds)}\n"
+        f"done: {len(summary.graded)} graded, {len(summary.skipped)} skipped, "
+        f"{len(summary.refused)} refused in {format_seconds(summary.seconds)}\n"
     )
     log.close()
     lock.close()
