@@ -261,6 +261,11 @@ def _run_one(job: dict, specs: list[NotebookSpec], hard_timeout: float, base: st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: Most characters of one markdown/raw cell, and of all of them, in formgrader's copy (the rest
+#: is cut with a note): written answers are far shorter.
+_PROSE_CELL, _PROSE_BUDGET = 20_000, 200_000
+
+
 def formgrader_copy(path: str) -> dict:
     """The notebook at ``path`` as formgrader may show it to a human grader.
 
@@ -271,10 +276,12 @@ def formgrader_copy(path: str) -> dict:
     nbgrader's (formgrader matches grade cells by it). Code sources are kept as they are
     (formgrader highlights them as text); markdown and raw cells are sanitised
     (:func:`autograder.safe.sanitize_markdown`: raw HTML escaped, ``javascript:`` links
-    blocked), so a written answer still reads the same but renders inert.
+    blocked), so a written answer still reads the same but renders inert. Markdown and raw
+    text is capped (:data:`_PROSE_CELL` per cell, :data:`_PROSE_BUDGET` in all).
     """
     nb = load_notebook_json(path)
     cells = []
+    prose_left = _PROSE_BUDGET  # sanitising dense markup costs ~20 s per MB: bounded
     for cell in nb["cells"]:
         meta = cell["metadata"].get("nbgrader")
         out: dict = {
@@ -285,7 +292,9 @@ def formgrader_copy(path: str) -> dict:
         if cell["cell_type"] == "code":
             out.update(execution_count=None, outputs=[])
         else:
-            out["source"] = sanitize_markdown(cell["source"])
+            text = clean_text(cell["source"], max(0, min(_PROSE_CELL, prose_left)))
+            prose_left -= len(text)
+            out["source"] = sanitize_markdown(text)
         cells.append(out)
     meta = {
         k: clean_tree(v)

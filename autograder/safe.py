@@ -273,7 +273,7 @@ def sanitize_markdown(source: Any) -> str:
     """
     text = clean_text(source)
     try:
-        from nbconvert.preprocessors import SanitizeHTML
+        from nbconvert.preprocessors.sanitize import SanitizeHTML
 
         text = SanitizeHTML().sanitize_html_tags(text)
     except ImportError:  # pragma: no cover - nbconvert is a dependency of nbgrader

@@ -147,7 +147,9 @@ def test_grade_batch_of_hostile_submissions_beside_honest_ones(ag_course, ag_run
     assert "FORGED" not in text and "alert(4)" not in text
     assert "widgets" not in nb["metadata"] and "attachments" not in text
     prose = "".join(c["source"] for c in nb["cells"] if c["cell_type"] != "code")
-    assert not LIVE_MD.search(prose)  # code is shown as highlighted text; prose is rendered
+    # code is shown as highlighted text; prose is rendered: no live tag, no javascript: link
+    live = r"<(img|script|iframe|svg)\b|href\s*=\s*[\"']?\s*javascript|\]\(\s*javascript"
+    assert not re.search(live, prose, re.IGNORECASE), prose
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     answer = next(
