@@ -47,6 +47,8 @@ def _hostile_notebook() -> dict:
     """The full solution, with hostile outputs, metadata, attachments and markdown added."""
     nb = json.loads(SOURCE.read_text())
     nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"x": XSS}}
+    nb["metadata"]["kernelspec"]["display_name"] = XSS
+    nb["cells"][0]["metadata"]["nbgrader"] = {"grade_id": XSS, "grade": True, "points": 99}
     for cell in nb["cells"]:
         gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
         if cell["cell_type"] == "code":
@@ -70,6 +72,7 @@ def _hostile_notebook() -> dict:
         if gid == "softmax_why":
             cell["source"] = XSS + "\n\n<a href='javascript:alert(5)'>x</a> [ok](https://a.b)"
             cell["attachments"] = {"x.png": {"image/png": "iVBORw0KGgo="}}
+            cell["metadata"]["nbgrader"]["points"] = 99  # forged: the source's 2 are shown
     return nb
 
 
@@ -157,6 +160,8 @@ def test_grade_batch_of_hostile_submissions_beside_honest_ones(ag_course, ag_run
     )
     assert "onerror=alert(1)" in answer["source"]  # still readable for the hand grader, as text
     assert answer["metadata"]["nbgrader"]["points"] == 2
+    assert nb["cells"][0]["metadata"] == {}  # forged grade cell: no metadata
+    assert XSS not in json.dumps(nb["metadata"])
     assert not Path(ag_course.root, "autograded", "linked").exists()
 
 
@@ -304,10 +309,12 @@ def test_load_notebook_json_refuses_what_is_not_a_regular_file(tmp_path):
     assert load_notebook_json(str(SOURCE))["nbformat"] == 4
 
 
-def test_formgrader_copy_of_honest_notebook_keeps_every_source(tmp_path):
-    copy = formgrader_copy(str(SOURCE))
+@pytest.mark.parametrize("source", [None, str(SOURCE)])
+def test_formgrader_copy_of_honest_notebook_keeps_every_source(source):
+    copy = formgrader_copy(str(SOURCE), source)
     original = json.loads(SOURCE.read_text())
     assert len(copy["cells"]) == len(original["cells"])
+    assert copy["metadata"]["kernelspec"] == original["metadata"]["kernelspec"]
     for got, want in zip(copy["cells"], original["cells"], strict=True):
         assert got["cell_type"] == want["cell_type"]
         assert got["metadata"].get("nbgrader") == want["metadata"].get("nbgrader")
