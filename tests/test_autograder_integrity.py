@@ -326,6 +326,8 @@ def _batch(root: Path, source_nb: Path) -> dict[str, dict]:
     folder.mkdir(parents=True)
     os.symlink(source_nb, folder / f"{A}.ipynb")
     cases["symlink"] = {"score": 0.0}
+    # an id too long for a file name once the grader adds its suffixes: refused for that student
+    put("x" * 200, _submission(wrong=False), 0.0, refused=True)
     return cases
 
 
@@ -453,6 +455,9 @@ def _grade_and_check(user: pwd.struct_passwd | None) -> None:
         took = time.monotonic() - start
         assert run.returncode == 0, f"grade failed:\n{run.stdout}\n{run.stderr[-3000:]}"
         results = {}
+        for student in [s for s, c in cases.items() if c.get("refused")]:
+            assert "REFUSED" in run.stdout + run.stderr and student[:20] in run.stdout + run.stderr
+            cases.pop(student)
         for student in cases:
             path = root / ".autograder" / A / "results" / f"{student}.json"
             assert path.is_file(), f"{student} was not graded (lost submission)\n{run.stdout}"
@@ -480,6 +485,10 @@ def _grade_and_check(user: pwd.struct_passwd | None) -> None:
         for cmd in (["feedback", A], ["report", A]):
             out = _cli(root, *cmd, user=user)
             assert out.returncode == 0, f"{cmd} failed:\n{out.stdout}\n{out.stderr[-2000:]}"
+        page = (root / "feedback" / "nonutf8_markup" / A / "feedback.html").read_text()
+        assert "<img" not in page and "<script" not in page and "javascript:" not in page
+        report = (root / ".autograder" / A / "report" / "report.md").read_text()
+        assert "<img" not in report and "](javascript:" not in report
         # nothing was left behind on the host
         assert _daemons() == [], "a sandbox process outlived its run"
         assert _shm_segments() - shm_before == set(), "a sandbox left SysV shared memory"
