@@ -152,6 +152,10 @@ def _inside(path: str, trees: list[str]) -> bool:
     return any(path == t or path.startswith(t.rstrip("/") + "/") for t in trees)
 
 
+def _bwrap() -> str | None:
+    return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+
+
 @functools.lru_cache(maxsize=1)
 def probe() -> str:
     """Check once that bubblewrap can build a sandbox here, as this user.
@@ -166,7 +170,7 @@ def probe() -> str:
     NotIsolated
         Saying what is missing and how to fix it.
     """
-    bwrap = shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+    bwrap = _bwrap()
     if bwrap is None:
         raise NotIsolated(
             "bubblewrap is not installed: install Debian's package (`sudo apt-get install "
@@ -275,7 +279,10 @@ def bwrap_command(
     visible : list of str
         What is visible inside, in words, for the report.
     """
-    cmd = [*cgroup_prefix(limits), probe(), *_namespaces(), "--hostname", "sandbox"]
+    bwrap = _bwrap()  # the grader checked once that it works (probe); here only where it is
+    if bwrap is None:
+        raise NotIsolated("bubblewrap is not installed (sudo apt-get install bubblewrap)")
+    cmd = [*cgroup_prefix(limits), bwrap, *_namespaces(), "--hostname", "sandbox"]
     cmd += ["--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
@@ -383,6 +390,31 @@ def _stat(pid: int) -> list[bytes] | None:
 
 
 def _tree(root: int) -> list[int]:
+    """``root`` and its descendants, read from ``/proc/<pid>/task/<tid>/children`` (only the
+    sandbox's own processes: cheap however busy the machine is), else from a full scan."""
+    out, todo = [root], [root]
+    try:
+        while todo:
+            pid = todo.pop()
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+                out += kids
+                todo += kids
+        return out
+    except FileNotFoundError as exc:
+        if (
+            exc.filename
+            and exc.filename.endswith("/children")
+            and not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+        ):
+            return _tree_by_scan(root)  # a kernel without CONFIG_PROC_CHILDREN
+        return out  # a process ended while we looked: the rest is still right
+    except OSError:
+        return out
+
+
+def _tree_by_scan(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
