@@ -14,6 +14,7 @@ journal (``journal.jsonl``) makes a killed run resumable without grading anythin
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import fcntl
 import json
 import os
@@ -61,7 +62,9 @@ class GradeOptions:
     memory_mb : int or None
         Address-space limit of the sandbox.
     regrade : bool
-        Forget the journal and grade everything again.
+        Grade again every submission found in this run's folder (the others keep their grades).
+    regrade_students : list of str
+        Grade these students again (only them; the others keep their grades).
     progress : bool
         Draw the progress bar.
     runner_path : list of str
@@ -80,6 +83,7 @@ class GradeOptions:
     cell_timeout: float | None = None
     memory_mb: int | None = None
     regrade: bool = False
+    regrade_students: list[str] = field(default_factory=list)
     progress: bool = True
     runner_path: list[str] = field(default_factory=list)
     tmp_dir: str | None = None
@@ -105,6 +109,8 @@ class GradeSummary:
     refused : list of (str, str)
         Submissions that were not graded because their id or folder is unusable, with a
         message saying what is wrong and what to do (the id made printable).
+    resubmitted : list of str
+        Students graded again because their submission changed since it was graded.
     """
 
     graded: list[str] = field(default_factory=list)
@@ -113,6 +119,18 @@ class GradeSummary:
     seconds: float = 0.0
     isolation: dict = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    resubmitted: list[str] = field(default_factory=list)
+
+
+def _version(folder: str) -> dict:
+    """Which version of a submission is graded: its content hash and submission time."""
+    from autograder.collect import submission_hash
+
+    submitted_at = ""
+    with contextlib.suppress(OSError):
+        with open(os.path.join(folder, "timestamp.txt"), encoding="utf-8", errors="replace") as fh:
+            submitted_at = clean_text(fh.read(100)).strip()
+    return {"sha256": submission_hash(folder), "submitted_at": submitted_at}
 
 
 def discover(
@@ -145,7 +163,11 @@ def discover(
         raise FileNotFoundError(f"no submissions folder {submissions_root}")
     refused = refused if refused is not None else []
     out = []
-    for student in sorted(os.listdir(submissions_root)):
+    names = sorted(os.listdir(submissions_root))
+    single = _single_student(submissions_root, assignment)
+    if single is not None:  # one student's folder: <root>/<student>[/<assignment>]
+        submissions_root, names = os.path.dirname(single), [os.path.basename(single)]
+    for student in names:
         home = os.path.join(submissions_root, student)
         folder = os.path.join(home, assignment)
         try:
@@ -166,6 +188,25 @@ def discover(
             continue
         out.append((student, folder))
     return out
+
+
+def _single_student(path: str, assignment: str) -> str | None:
+    """The student folder when ``path`` is one student's ``<student>/<assignment>`` or
+    ``<student>`` folder (it holds notebooks, or an ``<assignment>`` folder with notebooks),
+    else None."""
+    path = os.path.abspath(path)
+
+    def has_notebooks(folder: str) -> bool:
+        try:
+            return any(n.endswith(".ipynb") for n in os.listdir(folder))
+        except OSError:
+            return False
+
+    if os.path.basename(path) == assignment and has_notebooks(path):
+        return os.path.dirname(path)
+    if has_notebooks(os.path.join(path, assignment)):
+        return path
+    return None
 
 
 def failed_result(
@@ -496,8 +537,10 @@ def grade_assignment(
         os.makedirs(jobs_dir, mode=0o700)
     note = _ensure_in_gradebook(course, assignment, specs)
     journal = Journal(os.path.join(state, "journal.jsonl"))
-    if opts.regrade:
-        journal.reset()
+    # --regrade forgets the students being graded now (all of submitted/, or the one folder
+    # given), never anyone else; --regrade STUDENT... only those named
+    for student in [st for st, _ in subs] if opts.regrade else opts.regrade_students:
+        journal.append("reset", student)
     graded, stored = journal.read()
     s = course.settings
     timeout = float(opts.timeout or s["timeout"])
@@ -541,14 +584,25 @@ def grade_assignment(
         for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
             try:
                 with open(os.path.join(results_dir, f"{student}.json")) as fh:
-                    store_result(gb, json.load(fh))
+                    store_result(gb, json.load(fh), course)
             except (OSError, ValueError):
                 del graded[student]  # its result file is gone: grade it again
                 continue
             journal.append("stored", student)
-        todo = [(st, folder) for st, folder in subs if st not in graded]
+        versions = {st: _version(folder) for st, folder in subs}
+        # a resubmission (other content than what was graded) is graded again
+        changed = [
+            st
+            for st, _ in subs
+            if st in graded
+            and graded[st].get("sha256", versions[st]["sha256"]) != versions[st]["sha256"]
+        ]
+        todo = [(st, folder) for st, folder in subs if st not in graded or st in changed]
         folders = dict(todo)
-        summary.skipped = [st for st, _ in subs if st in graded]
+        summary.skipped = [st for st, _ in subs if st in graded and st not in changed]
+        summary.resubmitted = changed
+        for st in changed:
+            log.write(f"{log_text(st)}: changed since it was graded: graded again\n")
         workers = max(1, opts.workers or os.cpu_count() or 1)
         progress = Progress(len(todo), enabled=opts.progress)
         if summary.skipped:
@@ -572,6 +626,7 @@ def grade_assignment(
                     result = failed_result(
                         specs, student, assignment, "crashed", f"grader error: {exc}"
                     )
+                result["version"] = versions[student]
                 _atomic_json(os.path.join(results_dir, f"{student}.json"), result)
                 try:
                     _copy_for_formgrader(course, result, folders[student])
@@ -579,9 +634,15 @@ def grade_assignment(
                     log.write(
                         f"{log_text(student)}: could not copy to autograded/ ({log_text(exc)})\n"
                     )
-                journal.append("graded", student, status=result["status"], score=result["score"])
+                journal.append(
+                    "graded",
+                    student,
+                    status=result["status"],
+                    score=result["score"],
+                    **versions[student],
+                )
                 try:
-                    store_result(gb, result)
+                    store_result(gb, result, course)
                     journal.append("stored", student)
                 except Exception as exc:  # e.g. the database is locked: the next run re-stores it
                     gb.db.rollback()
