@@ -1,10 +1,14 @@
 """``autograder collect``: import an LMS zip export (or a folder) into ``submitted/``.
 
-Each file's path inside the export is matched against a regular expression with a group named
-``student`` (default: the first path component or the file-name prefix before ``_``, as Moodle and
-Canvas name them); the file lands in ``submitted/<student>/<assignment>/``. A single notebook
-submitted for a single-notebook assignment is stored under the expected name whatever the LMS
-renamed it to. Anything that does not match is reported, never guessed.
+Each entry's layout is recognised (:func:`autograder.lms.parse_entry`): Canvas
+(``lastfirst[_LATE]_<user id>_<submission id>_<file>``), Moodle (``Full Name_<participant
+id>_assignsubmission_file_/<file>``) or a plain ``<student>/<file>``; or, with a ``--pattern``,
+a regular expression with a group named ``student``. The student is keyed by the LMS's stable id
+and the display name kept beside it; the file lands in ``submitted/<id>/<assignment>/``. A single
+notebook submitted for a single-notebook assignment is stored under the expected name whatever the
+LMS renamed it to. Two files for one name are never merged (the newer kept, the older archived),
+a changed resubmission archives the previous version, and anything that does not match is
+reported, never guessed.
 
 The archive is untrusted: entries with absolute paths, ``..`` components or drive letters
 (zip-slip), symlinks, devices, FIFOs and other special files are refused (zip entries by their
@@ -44,7 +48,8 @@ __all__ = [
     "submission_hash",
 ]
 
-#: Default: ``alice/...`` or ``alice_...`` (student id = first component or prefix before ``_``).
+#: The rule before issue 14 (first component or prefix before ``_``), for ``--pattern`` only: a
+#: prefix before ``_`` is a last name in Canvas's exports, never an id.
 DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.@-]*)(?:/|_)"
 MAX_FILES = 5000
 MAX_FILE_BYTES = 50 * 1024 * 1024
