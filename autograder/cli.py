@@ -8,6 +8,7 @@
                         [--regrade [STUDENT ...]]
     autograder export   <file.csv> [--assignment A]... [--format long|canvas|moodle]
     autograder collect  <assignment> <zip-or-folder> [--pattern REGEX]
+    autograder hand-grade <assignment> <student> <grade id> [points] [--comment TEXT]
     autograder feedback <assignment> [--zip FILE] [--lms canvas|moodle|plain]
     autograder report   <assignment>
 
@@ -83,6 +84,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     course = load_course(args.course_dir)
     n = export_csv(course, args.file, args.assignment or None, args.format)
     print(f"wrote {n} row(s) to {args.file} ({args.format})")
+    return 0
+
+
+def _cmd_hand(args: argparse.Namespace) -> int:
+    from autograder.gradebook import hand_grade
+
+    course = load_course(args.course_dir)
+    hand_grade(course, args.assignment, args.student, args.cell, args.points, args.comment)
+    print(f"{log_text(args.student)} {log_text(args.cell)}: saved")
     return 0
 
 
@@ -236,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="file names in the zip (default: the layout each student was collected from)",
     )
     f.set_defaults(func=_cmd_feedback)
+
+    h = sub.add_parser("hand-grade", help="enter a hand grade and/or comment (like formgrader)")
+    h.add_argument("assignment")
+    h.add_argument("student")
+    h.add_argument("cell", help="the cell's grade id")
+    h.add_argument("points", type=float, nargs="?", help="points (omit for a comment only)")
+    h.add_argument("--comment", help="the grader's comment shown in the student's feedback")
+    h.set_defaults(func=_cmd_hand)
 
     ro = sub.add_parser(
         "roster", help="the class list: Canvas/Moodle export or id,name,email,sis_id"

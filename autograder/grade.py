@@ -133,6 +133,29 @@ def _version(folder: str) -> dict:
     return {"sha256": submission_hash(folder), "submitted_at": submitted_at}
 
 
+def _answer_hashes(folder: str, specs: list[NotebookSpec]) -> dict[str, str]:
+    """``<notebook>/<grade id>`` -> hash of the student's answer, for each answer graded by hand:
+    a resubmission whose answer changed needs the human again."""
+    import hashlib
+
+    out: dict[str, str] = {}
+    for spec in specs:
+        manual = {c.grade_id for c in spec.graded if c.manual}
+        if not manual:
+            continue
+        try:
+            nb = load_notebook_json(os.path.join(folder, f"{spec.name}.ipynb"))
+        except (InvalidNotebook, OSError):
+            continue
+        for cell in nb["cells"]:
+            meta = cell["metadata"].get("nbgrader")
+            gid = meta.get("grade_id") if isinstance(meta, dict) else None
+            if gid in manual and f"{spec.name}/{gid}" not in out:
+                text = clean_text(cell.get("source", ""))
+                out[f"{spec.name}/{gid}"] = hashlib.sha256(text.encode()).hexdigest()
+    return out
+
+
 def discover(
     submissions_root: str, assignment: str, refused: list[tuple[str, str]] | None = None
 ) -> list[tuple[str, str]]:
@@ -627,6 +650,20 @@ def grade_assignment(
                         specs, student, assignment, "crashed", f"grader error: {exc}"
                     )
                 result["version"] = versions[student]
+                result["answers"] = _answer_hashes(folders[student], specs)
+                stale: list[str] = []
+                if student in changed:  # hand grades of an answer that changed are not kept
+                    try:
+                        before = load_json_clean(os.path.join(results_dir, f"{student}.json"))
+                        old = before.get("answers", {}) if isinstance(before, dict) else {}
+                    except (OSError, ValueError):
+                        old = {}
+                    stale = [k for k, v in result["answers"].items() if old.get(k) != v]
+                    if stale:
+                        result.setdefault("messages", []).append(
+                            "written answer(s) changed since graded by hand, to be graded "
+                            "again: " + ", ".join(stale)
+                        )
                 _atomic_json(os.path.join(results_dir, f"{student}.json"), result)
                 try:
                     _copy_for_formgrader(course, result, folders[student])
@@ -642,7 +679,7 @@ def grade_assignment(
                     **versions[student],
                 )
                 try:
-                    store_result(gb, result, course)
+                    store_result(gb, result, course, stale)
                     journal.append("stored", student)
                 except Exception as exc:  # e.g. the database is locked: the next run re-stores it
                     gb.db.rollback()

@@ -15,6 +15,7 @@ for points that await a human. Formats: ``long`` (ours), ``canvas`` (Canvas's gr
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import os
@@ -30,6 +31,7 @@ __all__ = [
     "ensure_alembic_on_path",
     "export_csv",
     "grade_rows",
+    "hand_grade",
     "open_gradebook",
     "store_result",
 ]
@@ -101,7 +103,9 @@ def _apply_time(gb: Any, course: Course, result: dict, sub: Any) -> None:
         )
 
 
-def store_result(gb: Any, result: dict, course: Course | None = None) -> None:
+def store_result(
+    gb: Any, result: dict, course: Course | None = None, stale: list[str] | None = None
+) -> None:
     """Write one graded submission into the gradebook (idempotent).
 
     Parameters
@@ -113,6 +117,9 @@ def store_result(gb: Any, result: dict, course: Course | None = None) -> None:
         submission time).
     course : Course, optional
         For the due date, extensions and the late-penalty plugin, and the display names.
+    stale : list of str, optional
+        ``<notebook>/<grade id>`` of written answers that changed since a human graded them
+        (a resubmission): their hand score and comment are cleared, the points pending again.
     """
     from sqlalchemy.exc import SAWarning
 
@@ -128,6 +135,12 @@ def store_result(gb: Any, result: dict, course: Course | None = None) -> None:
             except Exception:
                 continue  # a cell the gradebook does not know (release is out of date)
             if test["kind"] == "manual":
+                if f"{nb['notebook']}/{test['grade_id']}" in (stale or []):
+                    grade.manual_score = None
+                    with contextlib.suppress(Exception):
+                        gb.find_comment(
+                            test["grade_id"], nb["notebook"], assignment, student
+                        ).manual_comment = None
                 grade.auto_score = None
                 grade.needs_manual_grade = grade.manual_score is None
             else:
@@ -324,3 +337,44 @@ def export_csv(
         for line in table:
             writer.writerow([csv_cell(c) for c in line])
     return len(rows)
+
+
+def hand_grade(
+    course: Course,
+    assignment: str,
+    student: str,
+    grade_id: str,
+    points: float | None,
+    comment: str | None = None,
+) -> None:
+    """Enter a hand grade (and comment) as formgrader does, for a cell of any notebook.
+
+    Raises
+    ------
+    ValueError
+        Unknown submission or cell, or points outside ``[0, max]``.
+    """
+    from nbgrader.api import MissingEntry
+
+    with open_gradebook(course) as gb:
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            raise ValueError(f"{student} has no graded submission of {assignment}") from None
+        for nb in sub.notebooks:
+            grade = next((g for g in nb.grades if g.name == grade_id), None)
+            comm = next((c for c in nb.comments if c.name == grade_id), None)
+            if grade is None and comm is None:
+                continue
+            if points is not None:
+                if grade is None:
+                    raise ValueError(f"{grade_id} is not graded (comment only)")
+                if not 0 <= points <= grade.max_score:
+                    raise ValueError(f"{grade_id}: points must be in [0, {grade.max_score:g}]")
+                grade.manual_score = float(points)
+                grade.needs_manual_grade = False
+            if comment is not None and comm is not None:
+                comm.manual_comment = comment
+            gb.db.commit()
+            return
+        raise ValueError(f"{assignment} has no cell {grade_id!r}")

@@ -291,6 +291,20 @@ def test_late_penalty_from_timestamps(klass):
     assert rows["13"]["late_by"] == "02:30:00" and float(rows["13"]["penalty"]) == 3.0
     assert float(rows["13"]["final_score"]) == float(rows["13"]["score"]) - 3 == 15
     assert rows["15"]["late_by"] == "" and float(rows["15"]["penalty"]) == 0  # extension
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export"],
+        cwd=course.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    theirs = {
+        r["student_id"]: r for r in csv.DictReader(Path(course.root, "grades.csv").open())
+    }  # nbgrader's own export shows the time and the penalty now
+    assert theirs["13"]["timestamp"].startswith("2026-11-01 14:30:00"), proc.stderr[-2000:]
+    assert float(theirs["13"]["late_submission_penalty"]) == 3.0
     from autograder.gradebook import open_gradebook
 
     with open_gradebook(course) as gb:  # nbgrader's own records: nbgrader export sees them
@@ -356,13 +370,17 @@ def test_hand_grading_and_comments_reach_the_feedback(klass):
     from autograder.gradebook import export_csv, open_gradebook
 
     course, tmp = klass["course"], klass["tmp"]
+    from autograder.cli import main
+
     with open_gradebook(course) as gb:  # what formgrader does when a grader saves
-        for student in ("12", "13"):
-            grade = gb.find_grade("softmax_why", A, A, student)
-            grade.manual_score = 2.0
-            comment = gb.find_comment("softmax_why", A, A, student)
-            comment.manual_comment = "Good <b>reasoning</b> about overflow"
+        grade = gb.find_grade("softmax_why", A, A, "12")
+        grade.manual_score = 2.0
+        comment = gb.find_comment("softmax_why", A, A, "12")
+        comment.manual_comment = "Good <b>reasoning</b> about overflow"
         gb.db.commit()
+    cli = ["--course-dir", course.root, "hand-grade", A, "13", "softmax_why", "2"]
+    assert main([*cli, "--comment", "Clear."]) == 0  # or through our command line
+    assert main([*cli[:-1], "9"]) == 1  # more than the cell's points: refused
     write_feedback(course, A)
     page = Path(course.feedback_dir("12", A), "feedback.html").read_text()
     assert "Score: 20 / 20" in page and "pending" not in page.split("<h2>")[0]
@@ -370,6 +388,7 @@ def test_hand_grading_and_comments_reach_the_feedback(klass):
     assert "Good &lt;b&gt;reasoning&lt;/b&gt; about overflow" in page and "<b>" not in page
     late = Path(course.feedback_dir("13", A), "feedback.html").read_text()
     assert "02:30:00 late; late penalty: 3 point(s), final score 17 / 20" in late
+    assert "Clear." in late
     out = tmp / "canvas-after.csv"
     export_csv(course, str(out), fmt="canvas")
     by_id = {r[1]: r for r in list(csv.reader(out.open()))[2:]}
@@ -425,17 +444,30 @@ def test_resubmission_is_regraded(klass):
     from autograder.grade import grade_assignment
 
     course, tmp = klass["course"], klass["tmp"]
+    nb = json.loads(SOURCE.read_text())
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "softmax_why":
+            cell["source"] = "A new answer, written after the hand grading."
     again = _zip(
-        tmp / "again.zip", [(f"doejane_16_505_{A}.ipynb", _solution(), "2026-11-01 11:30:00")]
+        tmp / "again.zip",
+        [
+            (f"doejane_16_505_{A}.ipynb", _solution(), "2026-11-01 11:30:00"),  # was blank
+            (f"smithjohn_12_506_{A}.ipynb", json.dumps(nb).encode(), "2026-11-01 11:40:00"),
+            (f"smithjohn_LATE_13_502_{A}.ipynb", _solution(), "2026-11-01 14:30:00"),  # same
+        ],
     )
     report = collect(course, A, str(again))
-    assert report.resubmitted == ["16"]
+    assert sorted(report.resubmitted) == ["12", "16"] and report.unchanged == ["13"]
     summary = grade_assignment(course, A, options=klass["opts"])
-    assert summary.graded == ["16"] and summary.resubmitted == ["16"]
+    assert sorted(summary.graded) == ["12", "16"] == sorted(summary.resubmitted)
     assert summary.results["16"]["score"] == 18
     rows = _long(course, tmp)
-    assert float(rows["16"]["score"]) == 18
+    assert float(rows["16"]["score"]) == 18 and rows["16"]["submitted_at"].endswith("11:30:00 UTC")
     assert rows["16"]["version"] == summary.results["16"]["version"]["sha256"][:12]
+    # the hand grade belonged to the old answer: pending again, never silently kept
+    assert rows["12"]["status"] == "pending" and rows["12"]["softmax_why"] == "pending"
+    assert any("softmax_why" in m for m in summary.results["12"]["messages"])
+    assert rows["13"]["softmax_why"] == "2.0"  # unchanged submission: hand grade kept
 
 
 def test_regrade_of_one_student_resets_only_that_student(klass):
