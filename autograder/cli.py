@@ -19,6 +19,7 @@ when it holds ``nbgrader_config.py``, else ``./exercises``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -105,7 +106,9 @@ def _cmd_roster(args: argparse.Namespace) -> int:
     except RosterError as exc:
         print(f"error: {log_text(exc)}", file=sys.stderr)
         return 1
-    save_roster(os.path.join(course.root, ".autograder"), layout, entries)
+    save_roster(
+        os.path.join(course.root, ".autograder"), layout, entries, os.path.abspath(args.file)
+    )
     print(f"roster: {len(entries)} student(s) from {args.file} ({layout} layout)")
     return 0
 
@@ -131,9 +134,15 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         )
     for student in report.resubmitted:
         print(f"RESUBMITTED {log_text(student)}: previous version archived, will be regraded")
+    roster = os.path.join(course.root, ".autograder", "roster.json")
+    with contextlib.suppress(OSError, ValueError):
+        with open(roster, encoding="utf-8") as fh:
+            roster = json.load(fh).get("source") or roster
     for student in report.not_on_roster:
         print(
-            f"NOT ON ROSTER {log_text(student)}: imported; add them to the roster", file=sys.stderr
+            f"NOT ON ROSTER {log_text(student)}: not in {log_text(roster)}; imported all the "
+            "same: add them to the roster (autograder roster FILE) or check the export",
+            file=sys.stderr,
         )
     for name, why in report.unmatched:
         print(f"UNMATCHED {log_text(name, 300)}: {log_text(why)}", file=sys.stderr)

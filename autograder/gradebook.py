@@ -68,10 +68,17 @@ def open_gradebook(course: Course) -> Any:
 
 
 def _student_names(gb: Any, student: str, name: str) -> None:
-    """Record the display name in nbgrader's student row (first/last name), if known."""
+    """Record the display name in nbgrader's student row (first/last name), if known.
+
+    Canvas's ``Last, First`` is split at the comma; no comma is stored (``nbgrader export``
+    writes its CSV unquoted) and a leading formula character is neutralised (``csv_cell``)."""
     if not name:
         return
-    first, _, last = name.partition(" ")
+    if "," in name:
+        last, _, first = name.partition(",")
+    else:
+        first, _, last = name.strip().partition(" ")
+    first, last = (str(csv_cell(x.replace(",", " ").strip())) for x in (first, last))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gb.update_or_create_student(student, first_name=first, last_name=last or None)
@@ -148,10 +155,16 @@ def store_result(
                 grade.needs_manual_grade = grade.manual_score is not None
     gb.db.commit()
     if course is not None:
-        from autograder.lms import load_identities
+        from autograder.lms import load_identities, load_roster
 
         who = load_identities(os.path.join(course.root, ".autograder")).get(student, {})
-        _student_names(gb, student, who.get("name", ""))
+        person = {e.id: e for e in load_roster(os.path.join(course.root, ".autograder"))[1]}
+        name = person[student].name if student in person else ""
+        _student_names(gb, student, name or who.get("name", ""))
+        if student in person and person[student].email:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gb.update_or_create_student(student, email=person[student].email)
         _apply_time(gb, course, result, sub)
     gb.db.commit()
 
@@ -183,7 +196,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> tuple[li
     """
     from nbgrader.api import MissingEntry
 
-    from autograder.lms import load_roster
+    from autograder.lms import load_identities, load_roster
 
     state_root = os.path.join(course.root, ".autograder")
     _, roster = load_roster(state_root)
@@ -198,6 +211,11 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> tuple[li
             cells = [(nb.name, c.name) for nb in assignment.notebooks for c in nb.grade_cells]
             columns.extend(c for _, c in cells if c not in columns)
             versions = _versions(course, assignment.name)
+            flagged = {
+                k
+                for k, v in load_identities(course.state_dir(assignment.name)).items()
+                if v.get("late")
+            }
             for sid in ids:
                 person = people.get(sid)
                 st = students.get(sid)
@@ -241,6 +259,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> tuple[li
                     penalty=penalty,
                     final_score=max(0.0, sub.score - penalty),
                     version=versions.get(sid, ""),
+                    lms_late="LATE" if sid in flagged else "",
                 )
                 rows.append(row)
     return rows, columns
@@ -255,7 +274,7 @@ def _versions(course: Course, assignment: str) -> dict[str, str]:
 
 
 LONG = ["student_id", "name", "assignment", "status", "score", "max_score", "pending"]
-LONG_TIME = ["submitted_at", "late_by", "penalty", "final_score", "version"]
+LONG_TIME = ["submitted_at", "late_by", "penalty", "final_score", "lms_late", "version"]
 
 
 def export_csv(
@@ -264,7 +283,7 @@ def export_csv(
     """Write scores as CSV.
 
     ``long``: ``student_id, assignment, score, max_score``, then ``name, status, pending,
-    submitted_at, late_by, penalty, final_score, version`` and one column per grade cell (a
+    submitted_at, late_by, penalty, final_score, lms_late`` (Canvas's ``LATE`` flag), ``version`` and one column per grade cell (a
     cell awaiting a human says ``pending``; a student who did not submit has status and score
     ``missing``). ``canvas``: Canvas's gradebook import (``Student, ID, SIS User ID, SIS Login
     ID, Section, <assignment> (<Canvas assignment id>)``, a ``Points Possible`` row, one row per

@@ -303,13 +303,14 @@ def _roster_path(state_root: str) -> str:
     return os.path.join(state_root, "roster.json")
 
 
-def save_roster(state_root: str, layout: str, entries: list[RosterEntry]) -> None:
-    """Keep the class list as ``.autograder/roster.json`` (replacing the previous one)."""
+def save_roster(state_root: str, layout: str, entries: list[RosterEntry], source: str = "") -> None:
+    """Keep the class list as ``.autograder/roster.json`` (replacing the previous one);
+    ``source`` is the file it came from, named in messages."""
     os.makedirs(state_root, exist_ok=True)
     tmp = _roster_path(state_root) + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(
-            {"layout": layout, "students": [asdict(e) for e in entries]},
+            {"layout": layout, "source": source, "students": [asdict(e) for e in entries]},
             fh,
             indent=1,
             ensure_ascii=False,

@@ -217,13 +217,45 @@ def test_roster_formats_and_errors(tmp_path):
         read_roster(str(odd))
 
 
-def test_roster_that_lacks_a_submitter_is_reported(ag_course, tmp_path):
+def test_roster_that_lacks_a_submitter_is_reported(ag_course, tmp_path, capsys):
+    from autograder.cli import main
+
+    roster = _roster(tmp_path)
+    assert main(["--course-dir", ag_course.root, "roster", roster]) == 0
+    out = capsys.readouterr().out
+    assert "5 student(s)" in out and "canvas layout" in out
+    export = _zip(tmp_path / "s.zip", [(f"nobodyx_99_900_{A}.ipynb", b"{}", "2026-11-01 10:00:00")])
+    assert main(["--course-dir", ag_course.root, "collect", A, str(export)]) == 0
+    err = capsys.readouterr().err
+    assert f"NOT ON ROSTER 99: not in {roster}" in err  # names the roster file
+    assert Path(ag_course.submitted_dir, "99", A, f"{A}.ipynb").exists()  # nothing dropped
+    dup = tmp_path / "dup.csv"
+    dup.write_text(CANVAS_ROSTER + '"Again, Smith",12,S1,x,A,\n')
+    assert main(["--course-dir", ag_course.root, "roster", str(dup)]) == 1
+    assert "dup.csv, line 8: duplicate id '12'" in capsys.readouterr().err
+    saved = json.loads(Path(ag_course.root, ".autograder", "roster.json").read_text())
+    assert saved["source"] == roster  # the previous roster is kept
+
+
+def test_moodle_participants_roster_matches_unique_full_names(ag_course, tmp_path):
     from autograder.lms import read_roster, save_roster
 
-    save_roster(os.path.join(ag_course.root, ".autograder"), *read_roster(_roster(tmp_path)))
-    export = _zip(tmp_path / "s.zip", [(f"nobodyx_99_900_{A}.ipynb", b"{}", "2026-11-01 10:00:00")])
+    people = tmp_path / "participants.csv"
+    people.write_text(
+        "First name,Last name,ID number,Email address\n"
+        "Jane,Doe,S1,jane@example.org\nJohn,Roe,S2,john@example.org\nJohn,Roe,S3,roe3@example.org\n"
+    )
+    save_roster(os.path.join(ag_course.root, ".autograder"), *read_roster(str(people)))
+    export = _zip(
+        tmp_path / "m.zip",
+        [
+            (f"Jane Doe_301_assignsubmission_file_/{A}.ipynb", b"{}", "2026-11-01 10:00:00"),
+            (f"John Roe_302_assignsubmission_file_/{A}.ipynb", b"{}", "2026-11-01 10:00:00"),
+        ],
+    )
     report = collect(ag_course, A, str(export))
-    assert report.imported == {"99": [f"{A}.ipynb"]} and report.not_on_roster == ["99"]
+    # a unique name gets the roster's ID number; two John Roes: never guessed
+    assert sorted(report.imported) == ["302", "S1"] and report.not_on_roster == ["302"]
 
 
 def _roster(tmp_path: Path) -> str:
@@ -288,6 +320,7 @@ def _long(course, tmp: Path) -> dict[str, dict]:
 def test_late_penalty_from_timestamps(klass):
     course, rows = klass["course"], _long(klass["course"], klass["tmp"])
     assert rows["12"]["submitted_at"] == "2026-11-01 10:00:00 UTC" and rows["12"]["late_by"] == ""
+    assert (rows["12"]["lms_late"], rows["13"]["lms_late"]) == ("", "LATE")  # Canvas's flag kept
     assert rows["13"]["late_by"] == "02:30:00" and float(rows["13"]["penalty"]) == 3.0
     assert float(rows["13"]["final_score"]) == float(rows["13"]["score"]) - 3 == 15
     assert rows["15"]["late_by"] == "" and float(rows["15"]["penalty"]) == 0  # extension
@@ -305,6 +338,7 @@ def test_late_penalty_from_timestamps(klass):
     }  # nbgrader's own export shows the time and the penalty now
     assert theirs["13"]["timestamp"].startswith("2026-11-01 14:30:00"), proc.stderr[-2000:]
     assert float(theirs["13"]["late_submission_penalty"]) == 3.0
+    assert (theirs["13"]["last_name"], theirs["13"]["first_name"]) == ("Smith", "John")
     from autograder.gradebook import open_gradebook
 
     with open_gradebook(course) as gb:  # nbgrader's own records: nbgrader export sees them
