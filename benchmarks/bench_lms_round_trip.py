@@ -13,19 +13,23 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_autograder import A, _bin, _course, make_submissions  # noqa: E402
+from benchmarks.bench_autograder import (  # noqa: E402
+    A,
+    _course,
+    bench_setup,
+    generate,
+    make_submissions,
+)
 
 NAMES = ["smithjohn", "smithjohn", "doejane", "leeann", "nguyenbao", "garciamaria"]
 CONFIG = f"""
@@ -65,24 +69,11 @@ def build_export(stage: Path, out: Path, roster: Path, n: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the time of each step."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=300, help="number of submitting students")
-    ap.add_argument("--workers", type=int, default=None, help="grading workers (default: cores)")
-    ap.add_argument("--keep", help="keep the generated course in this folder")
-    args = ap.parse_args(argv)
-    base = Path(args.keep or tempfile.mkdtemp(prefix="bench-lms-"))
-    base.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    args, base, env = bench_setup(__doc__, 300, "bench-lms-", argv)
     course = _course(base, "course")
     with open(course / "nbgrader_config.py", "a") as fh:
         fh.write(CONFIG)
-    subprocess.run(
-        [_bin("nbgrader"), "generate_assignment", A, "--force"],
-        cwd=course,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    generate(course, env)
     stage = base / "stage"
     make_submissions(stage, course / "release" / A / f"{A}.ipynb", args.n)
     export, roster = base / "submissions.zip", base / "gradebook.csv"
