@@ -404,14 +404,36 @@ def test_hand_grading_and_comments_reach_the_feedback(klass):
     from autograder.gradebook import export_csv, open_gradebook
 
     course, tmp = klass["course"], klass["tmp"]
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.server_extensions.formgrader.apihandlers import CommentHandler, GradeHandler
+
     from autograder.cli import main
 
-    with open_gradebook(course) as gb:  # what formgrader does when a grader saves
-        grade = gb.find_grade("softmax_why", A, A, "12")
-        grade.manual_score = 2.0
-        comment = gb.find_comment("softmax_why", A, A, "12")
-        comment.manual_comment = "Good <b>reasoning</b> about overflow"
-        gb.db.commit()
+    # formgrader lists the class from our gradebook: graded, hand grading pending, with times
+    api = NbGraderAPI(coursedir=CourseDirectory(config=course.config), config=course.config)
+    listed = {s["student"]: s for s in api.get_submissions(A)}
+    assert listed["12"]["autograded"] and listed["12"]["needs_manual_grade"]
+    assert str(listed["13"]["timestamp"]) == "2026-11-01T14:30:00"
+    with open_gradebook(course) as gb:  # formgrader's own handlers save the grade and comment
+        grade_id = gb.find_grade("softmax_why", A, A, "12").id
+        comment_id = gb.find_comment("softmax_why", A, A, "12").id
+
+        def handler(body: dict):
+            return type(
+                "Request",
+                (),
+                {"gradebook": gb, "get_json_body": lambda self: body, "write": lambda self, x: 0},
+            )()
+
+        def raw(method):  # under tornado's login and formgrader's xsrf/setup checks
+            while hasattr(method, "__wrapped__"):
+                method = method.__wrapped__
+            return method
+
+        raw(GradeHandler.put)(handler({"manual_score": 2.0}), grade_id)
+        text = "Good <b>reasoning</b> about overflow"
+        raw(CommentHandler.put)(handler({"manual_comment": text}), comment_id)
     cli = ["--course-dir", course.root, "hand-grade", A, "13", "softmax_why", "2"]
     assert main([*cli, "--comment", "Clear."]) == 0  # or through our command line
     assert main([*cli[:-1], "9"]) == 1  # more than the cell's points: refused
