@@ -146,6 +146,13 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         )
     for name, why in report.unmatched:
         print(f"UNMATCHED {log_text(name, 300)}: {log_text(why)}", file=sys.stderr)
+    if report.late and args.assignment not in (course.settings.get("due_dates") or {}):
+        print(
+            f"NOTE: the export marks {len(report.late)} submission(s) LATE, but no due date is "
+            f"set: add c.Autograder.due_dates = {{{args.assignment!r}: 'YYYY-MM-DD HH:MM:SS UTC'}} "
+            "to nbgrader_config.py so that late penalties apply",
+            file=sys.stderr,
+        )
     print(
         f"collected {len(report.imported)} student(s); {len(report.resubmitted)} resubmitted; "
         f"{len(report.conflicts)} with two files; {len(report.unmatched)} unmatched"

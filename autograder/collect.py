@@ -86,6 +86,8 @@ class CollectReport:
         Students collected again with the same content.
     not_on_roster : list of str
         Students who submitted but are not on the roster (imported all the same).
+    late : list of str
+        Students whose submission the LMS marked late (Canvas's ``LATE``).
     """
 
     imported: dict[str, list[str]] = field(default_factory=dict)
@@ -96,6 +98,7 @@ class CollectReport:
     archived: dict[str, str] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
     not_on_roster: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
 
 
 def _id_problem(student: str) -> str | None:
@@ -482,6 +485,8 @@ def collect(
                 "sha256": digest,
                 "files": {base: item[0] for base, item in chosen.items()},
             }
+            if identities[student]["late"]:
+                report.late.append(student)
             if roster_ids and student not in roster_ids:
                 report.not_on_roster.append(student)
     # per assignment (Canvas submission ids differ between assignments)

@@ -194,8 +194,6 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> tuple[li
         the graded submission), and per grade cell its score or ``pending``. ``cells``: the
         grade cells' names, in order.
     """
-    from nbgrader.api import MissingEntry
-
     from autograder.lms import load_identities, load_roster
 
     state_root = os.path.join(course.root, ".autograder")
@@ -211,6 +209,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> tuple[li
             cells = [(nb.name, c.name) for nb in assignment.notebooks for c in nb.grade_cells]
             columns.extend(c for _, c in cells if c not in columns)
             versions = _versions(course, assignment.name)
+            submitted = {x.student_id: x for x in gb.assignment_submissions(assignment.name)}
             flagged = {
                 k
                 for k, v in load_identities(course.state_dir(assignment.name)).items()
@@ -230,10 +229,7 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> tuple[li
                     "assignment": assignment.name,
                     "max_score": assignment.max_score,
                 }
-                try:
-                    sub = gb.find_submission(assignment.name, sid)
-                except MissingEntry:
-                    sub = None
+                sub = submitted.get(sid)
                 if sub is None:
                     row.update(status="missing", score="missing", final_score="missing")
                     rows.append(row)

@@ -100,6 +100,7 @@ def test_canvas_two_smiths_are_two_students_with_late_flag_and_user_id(ag_course
     assert who["12"]["name"] == who["13"]["name"] == "smithjohn"  # the name beside the id
     assert who["12"]["late"] is False and who["13"]["late"] is True
     assert who["13"]["submission_id"] == "502"
+    assert report.late == ["13"]
     assert (sub / "13" / A / "timestamp.txt").read_text() == "2026-11-01 14:30:00.000000 UTC"
     assert "readme.txt" in dict(report.unmatched)  # listed, never dropped silently
 
