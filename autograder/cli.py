@@ -132,6 +132,12 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             f"(newer), archived {log_text(older, 300)}",
             file=sys.stderr,
         )
+    for student, where in report.older.items():
+        print(
+            f"OLDER {log_text(student)}: this export's version is older than the one already "
+            f"collected, which stays; archived in {log_text(where)}",
+            file=sys.stderr,
+        )
     for student in report.resubmitted:
         print(f"RESUBMITTED {log_text(student)}: previous version archived, will be regraded")
     roster = os.path.join(course.root, ".autograder", "roster.json")

@@ -24,6 +24,7 @@ first.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import hashlib
 import os
@@ -88,6 +89,9 @@ class CollectReport:
         Students who submitted but are not on the roster (imported all the same).
     late : list of str
         Students whose submission the LMS marked late (Canvas's ``LATE``).
+    older : dict
+        Student -> where this export's version went: it is older than the one already
+        collected, which stays (an older export collected after a newer one).
     """
 
     imported: dict[str, list[str]] = field(default_factory=dict)
@@ -99,6 +103,7 @@ class CollectReport:
     unchanged: list[str] = field(default_factory=list)
     not_on_roster: list[str] = field(default_factory=list)
     late: list[str] = field(default_factory=list)
+    older: dict[str, str] = field(default_factory=dict)
 
 
 def _id_problem(student: str) -> str | None:
@@ -296,6 +301,16 @@ def _utc(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S.000000 UTC", time.gmtime(ts))
 
 
+def _collected_time(folder: str) -> float:
+    """The time in a collected submission's ``timestamp.txt`` (0 when unreadable)."""
+    try:
+        with open(os.path.join(folder, "timestamp.txt"), encoding="utf-8") as fh:
+            text = fh.read(100).strip()
+        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%d %H:%M:%S")))
+    except (OSError, ValueError):
+        return 0.0
+
+
 def archive_submission(course: Course, assignment: str, student: str, folder: str) -> str:
     """Move a submission folder into ``.autograder/<assignment>/archive/<student>/`` (never
     deleted), named by its time and hash; returns where it went."""
@@ -467,6 +482,13 @@ def collect(
                 if submission_hash(dest) == digest:
                     shutil.rmtree(tmp_dest)  # the same version again: nothing to do
                     report.unchanged.append(student)
+                elif newest < _collected_time(dest):
+                    # an older export collected after a newer one: the newer stays, this one is
+                    # archived, never graded in its place
+                    report.older[student] = archive_submission(
+                        course, assignment, student, tmp_dest
+                    )
+                    continue
                 else:
                     report.archived[student] = archive_submission(course, assignment, student, dest)
                     report.resubmitted.append(student)

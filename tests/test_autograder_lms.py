@@ -147,6 +147,19 @@ def test_moodle_layout_keyed_by_participant_id(ag_course, tmp_path):
     }
     who = _identities(ag_course)
     assert who["301"]["name"] == "Jane Doe" and who["302"]["layout"] == "moodle"
+    from autograder.feedback import feedback_zip
+
+    for student in ("301", "302"):  # as autograder feedback writes them
+        page = Path(ag_course.feedback_dir(student, A), "feedback.html")
+        page.parent.mkdir(parents=True)
+        page.write_text(f"feedback for {student}")
+    out = tmp_path / "feedback.zip"
+    assert feedback_zip(ag_course, A, str(out)) == 2
+    # Moodle's "Upload multiple feedback files in a zip" takes the download's folder names
+    assert sorted(zipfile.ZipFile(out).namelist()) == [
+        "Jane Doe_301_assignsubmission_file_/feedback.html",
+        "John Roe_302_assignsubmission_file_/feedback.html",
+    ]
 
 
 def test_unknown_layout_is_an_error_naming_the_file(ag_course, tmp_path):
@@ -167,6 +180,11 @@ def test_resubmission_archives_the_previous_version(ag_course, tmp_path):
     assert b"v1" in (old / f"{A}.ipynb").read_bytes()  # never deleted
     assert b"v2" in Path(ag_course.submitted_dir, "a", A, f"{A}.ipynb").read_bytes()
     assert collect(ag_course, A, str(second)).unchanged == ["a"]
+    # the older export collected again afterwards: the newer submission stays
+    again = collect(ag_course, A, str(first))
+    assert again.resubmitted == [] and list(again.older) == ["a"]
+    assert b"v2" in Path(ag_course.submitted_dir, "a", A, f"{A}.ipynb").read_bytes()
+    assert b"v1" in (Path(again.older["a"]) / f"{A}.ipynb").read_bytes()
 
 
 # ------------------------------------------------------------------------------ roster ----
