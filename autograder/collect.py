@@ -432,6 +432,8 @@ def collect(
             chosen: dict[str, tuple[str, str, float, Entry]] = {}
             for name, staged, mtime, entry in files:
                 base = os.path.basename(entry.file)
+                if entry.uploaded and any(entry.uploaded == f"{nb}.ipynb" for nb in notebooks):
+                    base, entry.version = entry.uploaded, 0  # "part-1.ipynb" is no re-upload
                 if base.endswith(".ipynb"):
                     match = [nb for nb in notebooks if base.endswith(f"{nb}.ipynb")]
                     if match:
@@ -515,6 +517,6 @@ def collect(
     save_identity(course.state_dir(assignment), identities)
     save_identity(
         os.path.join(course.root, ".autograder"),
-        {k: {f: v[f] for f in ("layout", "name")} for k, v in identities.items()},
+        {k: {f: v[f] for f in ("layout", "name") if v[f]} for k, v in identities.items()},
     )
     return report

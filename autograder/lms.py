@@ -82,6 +82,8 @@ class Entry:
         Canvas's submission id (empty elsewhere).
     version : int
         Canvas's ``-N`` suffix (0 without one): a higher one was uploaded later.
+    uploaded : str
+        The file's name in the export (with Canvas's suffix, if any).
     """
 
     layout: str
@@ -91,6 +93,7 @@ class Entry:
     late: bool = False
     submission_id: str = ""
     version: int = 0
+    uploaded: str = ""
 
 
 def parse_entry(path: str) -> Entry | None:
@@ -119,6 +122,7 @@ def parse_entry(path: str) -> Entry | None:
             late=bool(m.group("late")),
             submission_id=m.group("subid"),
             version=version,
+            uploaded=m.group("file"),
         )
     m = _MOODLE.match(path)
     if m:

@@ -128,6 +128,27 @@ def test_two_files_of_one_student_newer_kept_older_archived(ag_course, tmp_path,
     assert [p.read_bytes() for p in keep.iterdir()] == [old]
 
 
+def test_canvas_suffix_is_not_confused_with_notebook_names(ag_course, tmp_path):
+    lab = Path(ag_course.source_dir("lab"))
+    lab.mkdir(parents=True)
+    for name in ("part-1", "part-2"):  # notebook names that end like Canvas's suffix
+        shutil.copy(SOURCE, lab / f"{name}.ipynb")
+    export = _zip(
+        tmp_path / "lab.zip",
+        [
+            ("leeann_12_501_part-1.ipynb", b"one", "2026-11-01 10:00:00"),
+            ("leeann_12_501_part-2.ipynb", b"two, first upload", "2026-11-01 10:00:00"),
+            ("leeann_12_501_part-2-1.ipynb", b"two, again", "2026-11-01 10:05:00"),
+        ],
+    )
+    report = collect(ag_course, "lab", str(export))
+    assert report.imported == {"12": ["part-1.ipynb", "part-2.ipynb"]}
+    folder = Path(ag_course.submitted_dir, "12", "lab")
+    assert (folder / "part-1.ipynb").read_bytes() == b"one"
+    assert (folder / "part-2.ipynb").read_bytes() == b"two, again"
+    assert [c[3] for c in report.conflicts] == ["leeann_12_501_part-2.ipynb"]
+
+
 def test_moodle_layout_keyed_by_participant_id(ag_course, tmp_path):
     nb = _solution()
     export = _zip(
