@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -375,13 +376,28 @@ def collect(
         Imported files per student, the layouts found, archived and conflicting files,
         resubmissions, students missing from the roster, and unmatched entries.
     """
-    from autograder.lms import Entry, parse_entry, save_identity
 
     pattern = pattern or course.settings.get("collect_pattern")
     regex = re.compile(pattern) if pattern else None
     if regex is not None and "student" not in regex.groupindex:
         raise CollectError("the pattern needs a group named 'student', e.g. (?P<student>\\w+)")
     notebooks = [s.name for s in load_assignment(course.source_dir(assignment))]
+    os.makedirs(course.state_dir(assignment), exist_ok=True)
+    with open(os.path.join(course.state_dir(assignment), "lock"), "w") as lock:
+        try:  # grade holds it while it runs: never swap a submission under a grading run
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise CollectError(
+                f"a grading run of {assignment} is in progress; collect when it has finished"
+            ) from None
+        return _collect_locked(course, assignment, source, regex, notebooks)
+
+
+def _collect_locked(
+    course: Course, assignment: str, source: str, regex: re.Pattern | None, notebooks: list[str]
+) -> CollectReport:
+    from autograder.lms import Entry, parse_entry, save_identity
+
     report = CollectReport()
     roster_ids, roster_names, roster_layout = _roster_match(course)
     with tempfile.TemporaryDirectory(prefix="autograder-collect-") as stage:

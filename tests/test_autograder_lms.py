@@ -183,6 +183,18 @@ def test_moodle_layout_keyed_by_participant_id(ag_course, tmp_path):
     ]
 
 
+def test_collect_waits_for_a_grading_run(ag_course, tmp_path):
+    import fcntl
+
+    export = _zip(tmp_path / "s.zip", [(f"a/{A}.ipynb", b"{}", "2026-11-01 10:00:00")])
+    os.makedirs(ag_course.state_dir(A), exist_ok=True)
+    with open(os.path.join(ag_course.state_dir(A), "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as grade holds it
+        with pytest.raises(CollectError, match="grading run .* in progress"):
+            collect(ag_course, A, str(export))
+    assert collect(ag_course, A, str(export)).imported == {"a": [f"{A}.ipynb"]}
+
+
 def test_unknown_layout_is_an_error_naming_the_file(ag_course, tmp_path):
     export = _zip(tmp_path / "odd.zip", [("homework.ipynb", b"{}", "2026-11-01 10:00:00")])
     with pytest.raises(CollectError, match=r"odd\.zip: unknown layout"):
