@@ -6,6 +6,7 @@ solution code and no hidden test, and releasing twice gives identical files; the
 the total stated at the top. Then every mutant in ``tests/mutants/mNN_*.py`` (a plausible wrong
 implementation) is applied to the solution notebook and graded in the same batch: it must lose
 the points of exactly the test cells it lists in ``fails`` and keep every other test's points.
+A mutant marked ``pending`` (the grader change it waits for) is an expected failure until then.
 """
 
 from __future__ import annotations
@@ -181,6 +182,15 @@ CASES = [(a, i) for a in ASSIGNMENTS for i in range(len(mutants(a)))]
 )
 def test_mutant_loses_exactly_the_points_of_what_it_breaks(assignment, index, course_root):
     mutant = mutants(assignment)[index]
+    try:
+        _check_mutant(assignment, index, mutant, course_root)
+    except AssertionError as exc:
+        if mutant.get("pending"):  # caught only once a grader change lands: say which
+            pytest.xfail(f"waits for: {mutant['pending']} ({exc})")
+        raise
+
+
+def _check_mutant(assignment: str, index: int, mutant: dict, course_root: str) -> None:
     results = graded(assignment, course_root)
     tests = auto_tests(results[f"mutant{index:02d}"])
     unknown = set(mutant["fails"]) - set(tests)
