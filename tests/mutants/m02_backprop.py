@@ -206,6 +206,17 @@ MUTANTS = [
         fails=["numerical_gradient_hidden"],
         why="ignores the step h it is given",
     ),
+    dict(
+        cell="numerical_gradient",
+        old="        grads[k] = g\n",
+        new="        params[k][...] = g  # reuses the caller's array\n        grads[k] = params[k]\n",
+        fails=["numerical_gradient_public"],
+        why="writes the gradient into the caller's params (right values, changed inputs)",
+        pending=(
+            "the grader sends back the arguments' state after each call (today the sandbox "
+            "writes into copies, so the test's params never change)"
+        ),
+    ),
     # ---- relative_error
     dict(
         cell="relative_error",
