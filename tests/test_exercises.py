@@ -133,6 +133,31 @@ def test_points_add_up_to_the_total_stated_at_the_top(assignment):
     )
 
 
+_FIXED_SEED = re.compile(
+    r"default_rng\(\s*\d|RandomState\(\s*\d|random\.seed\(|subset\([^)]*seed=\d|manual_seed\(\s*\d"
+)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_hidden_tests_draw_fresh_inputs(assignment):
+    """A hidden test's random inputs come from ``grading_seed()`` (fresh for every grading), never
+    from a fixed seed: a fixed input's expected value becomes public through feedback."""
+    spec = load_source(str(source_notebook(assignment)))
+    for cell in spec.cells:
+        if "### BEGIN HIDDEN TESTS" not in cell.source:
+            continue
+        hidden = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1]
+        fixed = _FIXED_SEED.findall(hidden)
+        assert not fixed, (
+            f"{assignment}, {cell.grade_id}: hidden inputs from a fixed seed {fixed}; draw them "
+            "from np.random.default_rng(grading_seed()) (autograder.checks)"
+        )
+        if "_rng" in hidden:
+            assert "default_rng(grading_seed())" in hidden, (
+                f"{assignment}, {cell.grade_id}: a generator not seeded by grading_seed()"
+            )
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_is_saved_without_outputs(assignment):
     nb = json.loads(source_notebook(assignment).read_text())
