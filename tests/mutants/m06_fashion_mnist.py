@@ -164,7 +164,6 @@ MUTANTS = [
         new=('return load_fashion_mnist("/usr/share/datasets/fashion-mnist", split="test")[1]'),
         fails=[*_TRAIN, *_TIERS],
         why="returns the test labels read from Debian's dataset folder instead of $NNLIB_DATA",
-        pending="the sandbox shows no Fashion-MNIST folder but $NNLIB_DATA's (train split only)",
     ),
     dict(
         cell="train",
@@ -221,7 +220,6 @@ MUTANTS = [
         ),
         fails=[*_TRAIN, *_TIERS],
         why="trains until 1.25x the CPU budget (25 CPU seconds: within the 30 s wall-time limit)",
-        pending="the runner sets checks._runtime['cpu_clock'] (the sandbox's CPU time)",
     ),
     # ---- controls: PyTorch solutions in the same format lose nothing
     dict(
@@ -238,8 +236,9 @@ MUTANTS = [
         fails=[],
         why="a correct PyTorch solution with torch.optim.Adam: full marks",
         pending=(
-            "the sandbox's forbidden-import hook lets importlib.util.find_spec probe a forbidden "
-            "module (torch.optim imports torch._dynamo, whose trace_rules probes sklearn)"
+            "forbidden modules invisible to importlib.util.find_spec probes: torch.optim imports "
+            "torch._dynamo, whose trace_rules probes sklearn, and the sandbox reports that probe "
+            "as a forbidden import"
         ),
     ),
 ]
