@@ -212,10 +212,6 @@ MUTANTS = [
         new="        params[k][...] = g  # reuses the caller's array\n        grads[k] = params[k]\n",
         fails=["numerical_gradient_public"],
         why="writes the gradient into the caller's params (right values, changed inputs)",
-        pending=(
-            "the grader sends back the arguments' state after each call (today the sandbox "
-            "writes into copies, so the test's params never change)"
-        ),
     ),
     # ---- relative_error
     dict(
