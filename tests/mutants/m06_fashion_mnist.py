@@ -84,8 +84,7 @@ _TORCH_BODY = """    import torch
     }
 """
 
-# The same with a hand-written SGD step (torch.optim imports torch._dynamo, which probes forbidden
-# modules such as sklearn with importlib.util.find_spec: see the pending control below).
+# The same with a hand-written SGD step.
 _TORCH_SGD_BODY = (
     _TORCH_BODY.replace("    optimizer = torch.optim.Adam(model.parameters(), lr=0.001)\n", "")
     .replace(".split(128)", ".split(32)")
@@ -234,11 +233,9 @@ MUTANTS = [
         old=_SOLUTION_BODY,
         new=_TORCH_BODY,
         fails=[],
-        why="a correct PyTorch solution with torch.optim.Adam: full marks",
-        pending=(
-            "forbidden modules invisible to importlib.util.find_spec probes: torch.optim imports "
-            "torch._dynamo, whose trace_rules probes sklearn, and the sandbox reports that probe "
-            "as a forbidden import"
+        why=(
+            "a correct PyTorch solution with torch.optim.Adam: full marks (torch.optim probes "
+            "the forbidden sklearn with importlib.util.find_spec, which must see it as absent)"
         ),
     ),
 ]
