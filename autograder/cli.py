@@ -8,6 +8,7 @@
     autograder collect  <assignment> <zip-or-folder> [--pattern REGEX]
     autograder feedback <assignment>
     autograder report   <assignment>
+    autograder check    <notebook.ipynb> [--source source/<assignment>]
 
 The course directory is ``--course-dir``, else ``$AUTOGRADER_COURSE_DIR``, else the current folder
 when it holds ``nbgrader_config.py``, else ``./exercises``.
@@ -110,6 +111,15 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from autograder.check import check_notebook, format_report
+
+    result = check_notebook(args.notebook, source_dir=args.source)
+    print(format_report(result))
+    tests = [t for nb in result.get("notebooks", []) for t in nb.get("tests", [])]
+    return 0 if all(t.get("passed") for t in tests if t.get("kind") == "auto") else 2
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from autograder.report import write_report
 
@@ -174,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("feedback", help="per-student HTML feedback (no hidden test code)")
     f.add_argument("assignment")
     f.set_defaults(func=_cmd_feedback)
+
+    ck = sub.add_parser(
+        "check", help="run a notebook's public tests as the grader would, with the diagnosis"
+    )
+    ck.add_argument("notebook")
+    ck.add_argument("--source", help="the assignment's source folder (instructors)")
+    ck.set_defaults(func=_cmd_check)
 
     rp = sub.add_parser("report", help="score histogram, most failed tests, flagged submissions")
     rp.add_argument("assignment")

@@ -150,6 +150,7 @@ class Call:
     error: tuple[str, str] | None = None  # (exception type name, message) raised by the student
     warnings: list[str] = field(default_factory=list)
     done: bool = False
+    seconds: float = 0.0
 
 
 class Recorder:
@@ -165,17 +166,20 @@ class Recorder:
         self.sandbox = sandbox
         self.calls: dict[str, list[Call]] = {}
         self.tolerances: dict[str, list[tuple[float, float]]] = {}
+        self.mismatches: dict[str, list[tuple[Any, Any, str]]] = {}
         self._current: str | None = None
         self._inner = sandbox.call
         sandbox.call = self._call
 
-    def start(self, test_id: str) -> list[tuple[float, float]]:
-        """Record the next calls under ``test_id``; returns the list for ``assert_close``'s
-        tolerances (the runner hands it to :mod:`autograder.checks`)."""
+    def start(self, test_id: str) -> tuple[list, list]:
+        """Record the next calls under ``test_id``; returns the lists where ``assert_close``
+        puts its tolerances and its failed comparisons (the runner hands them to
+        :mod:`autograder.checks`)."""
         self._current = test_id
         self.calls[test_id] = []
         self.tolerances[test_id] = []
-        return self.tolerances[test_id]
+        self.mismatches[test_id] = []
+        return self.tolerances[test_id], self.mismatches[test_id]
 
     def stop(self) -> None:
         """Stop recording (calls go through unrecorded)."""
@@ -198,15 +202,19 @@ class Recorder:
         ):
             record = Call(target["name"], _copy(tuple(args)), _copy(dict(kwargs)))
             calls.append(record)
+        t0 = time.monotonic()
         try:
             value, warns = self._inner(target, path, args, kwargs, *a, **kw)
         except Exception as exc:
+            if record is not None:
+                record.seconds = time.monotonic() - t0
             if record is not None and type(exc).__name__ == "StudentError":
                 record.error = (exc.type_name, exc.message)
                 record.after = (_copy(tuple(args)), _copy(dict(kwargs)))
                 record.done = True
             raise
         if record is not None:
+            record.seconds = time.monotonic() - t0
             record.value = _copy(value)
             record.warnings = list(warns)
             record.after = (_copy(tuple(args)), _copy(dict(kwargs)))
@@ -485,14 +493,27 @@ def _distance(call: Call, out: _Outcome, rtol: float, atol: float) -> float | No
 # ---- patterns ---------------------------------------------------------------------------------
 
 
-def _arg_names(fn: Any, call: Call) -> list[str]:
+def _arg_names(fn: Any, call: Call, source: str | None = None) -> list[str]:
+    """Parameter names for the call's arguments: from ``fn``'s signature, else from the ``def``
+    in ``source``, else ordinals."""
     import inspect
 
     try:
         params = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         params = []
-    names = [params[i] if i < len(params) else f"argument {i + 1}" for i in range(len(call.args))]
+    if not params and source:
+        try:
+            for stmt in ast.parse(source).body:
+                if isinstance(stmt, ast.FunctionDef) and stmt.name == call.name:
+                    params = [a.arg for a in stmt.args.posonlyargs + stmt.args.args]
+        except SyntaxError:
+            pass
+    ordinal = ["first", "second", "third", "fourth", "fifth", "sixth"]
+    names = [
+        params[i] if i < len(params) else (ordinal[i] if i < 6 else f"{i + 1}th")
+        for i in range(len(call.args))
+    ]
     return names + list(call.kwargs)
 
 
@@ -671,21 +692,18 @@ def _tested(spec: Any, cell: Any, functions: set[str]) -> list[str]:
     return sorted(forbid_mod.free_names(cell.source) & functions)
 
 
-def _inplace_sentence(fn: Any, name: str, calls: list[Call], ref_fn: Any) -> str | None:
-    for call in calls:
+def _inplace_sentence(
+    name: str, calls: list[Call], refs: list[_Outcome], ref_fn: Any, source: str | None = None
+) -> str | None:
+    for call, out in zip(calls, refs, strict=True):
         if not call.done or call.after is None:
             continue
         changed = _changed((call.args, call.kwargs), call.after)
         if not changed:
             continue
-        if ref_fn is not None:
-            try:
-                out = _run(ref_fn, call)
-            except _OutOfTime:
-                return None
-            if out.after is not None and _changed((call.args, call.kwargs), out.after):
-                continue  # the reference changes it too: that is the specification
-        names = _arg_names(ref_fn or fn, call)
+        if out.after is not None and _changed((call.args, call.kwargs), out.after):
+            continue  # the reference changes it too: that is the specification
+        names = _arg_names(ref_fn, call, source)
         args = ", ".join(f"`{names[i]}`" for i in changed if i < len(names))
         return (
             f"Your `{name}` changes its argument {args} in place (the caller's array is different "
@@ -701,8 +719,9 @@ def diagnose(
     recorder: Recorder,
     catalogue: Any,
     sandbox: Any = None,
-    budget_s: float = 30.0,
+    budget_s: float = 20.0,
     base_url: str = BOOK_URL,
+    reference: bool = True,
 ) -> list[str]:
     """Add ``diagnosis``, ``look``, ``root_cause`` and ``sections`` to a notebook's test results.
 
@@ -722,6 +741,10 @@ def diagnose(
         Seconds the whole diagnosis may take; what is not done by then is left out.
     base_url : str
         The published book.
+    reference : bool
+        Whether the spec's solution cells are the reference (the grader). False in a local check
+        of a student's own notebook: patterns then compare with the expected values of the
+        public tests' ``assert_close``, and root causes come from the student's call graph.
 
     Returns
     -------
@@ -769,6 +792,9 @@ def diagnose(
         for rt, at in recorder.tolerances.get(r["grade_id"], []):
             rtol, atol = max(rtol, rt), max(atol, at)
         names = [n for n in dict.fromkeys(c.name for c in calls) if n in functions]
+        if not reference:
+            _diagnose_locally(names, calls, r, graph, failing, by_id, order, recorder, ref)
+            continue
         try:
             with _time_box(left()):
                 for name in names:
@@ -820,40 +846,34 @@ def _diagnose_function(
         return False
     cell = ref.cell_of[name]
     rtol, atol = max(tol[0], DEFAULT_TOL[0]), max(tol[1], DEFAULT_TOL[1])
-    refs = [_run(ref_fn, c) for c in calls]
-    dists = [_distance(c, o, rtol, atol) for c, o in zip(calls, refs, strict=True)]
-    inplace = _inplace_sentence(ref_fn, name, calls, ref_fn)
-    if any(d is None for d in dists):
-        return False
-    differs = any(d > 1 for d in dists)
 
     # 1. root cause: a graded function f uses fails its own tests
     broken = sorted(
         (g for g in _closure(graph, name) if g in failing and by_id[failing[g]] is not r),
         key=lambda g: order.index(failing[g]),
     )
-    if broken and sandbox is not None and differs:
-        from autograder.proxy import RemoteFunction
+    if broken:
+        explained = False
+        slow = sum(c.seconds for c in calls) > VERIFY_S / 2
+        if sandbox is not None and ref.sandbox_ok and not slow:
+            from autograder.proxy import RemoteFunction
 
-        direct = {g: RemoteFunction(sandbox, g) for g in graph.get(name, ())}
-        with_theirs = ref.variant(cell, cell.source, name, direct)
+            direct = {g: RemoteFunction(sandbox, g) for g in graph.get(name, ())}
+            with_theirs = ref.variant(cell, cell.source, name, direct)
 
-        def same_as_theirs() -> bool:
-            for c in calls:
-                d = _distance(c, _run(with_theirs, c), rtol, atol)
-                if d is None or d > 1:
-                    return False
-            return True
+            def same_as_theirs() -> bool:
+                for c in calls:
+                    d = _distance(c, _run(with_theirs, c), rtol, atol)
+                    if d is None or d > 1:
+                        return False
+                return True
 
-        # running the reference with the student's functions goes through the sandbox: boxed
-        finished, explained = (
-            _within(VERIFY_S, same_as_theirs)
-            if with_theirs is not None and ref.sandbox_ok
-            else (True, False)
-        )
-        if not finished:  # interrupted mid-request: the channel may hold a late reply
-            ref.sandbox_ok = False
-        explained = bool(finished and explained)
+            # the reference with the student's functions goes through the sandbox: time-boxed
+            if with_theirs is not None:
+                finished, explained = _within(VERIFY_S, same_as_theirs)
+                if not finished:  # interrupted mid-request: the channel may hold a late reply
+                    ref.sandbox_ok = False
+                explained = bool(finished and explained)
         roots = [g for g in broken if not (_closure(graph, g) & failing.keys())] or broken
         root = roots[0]
         via = [g for g in broken if g != root and root in _closure(graph, g)]
@@ -863,8 +883,8 @@ def _diagnose_function(
             r["original_message"] = r["message"]
             r["message"] = (
                 f"`{name}` fails only because `{root}`, which it uses{through}, fails its own "
-                f"test '{failing[root]}': with your `{root}` your `{name}` computes what it "
-                f"should. Fix `{root}` first; this test will pass with it."
+                f"test '{failing[root]}': with your `{root}`, your `{name}` computes what it "
+                f"should. Fix `{root}` first; this test should then pass."
             )
             return True
         r["root_cause"] = {"function": root, "test": failing[root], "certain": False}
@@ -872,9 +892,14 @@ def _diagnose_function(
             f"`{name}` uses `{root}`{through}, which fails its own test '{failing[root]}': fix "
             f"`{root}` first, then see whether `{name}` still fails."
         )
-        if inplace:
-            r["diagnosis"] += " " + inplace
         return True
+
+    refs = [_run(ref_fn, c) for c in calls]
+    dists = [_distance(c, o, rtol, atol) for c, o in zip(calls, refs, strict=True)]
+    if any(d is None for d in dists):
+        return False
+    differs = any(d > 1 for d in dists)
+    inplace = _inplace_sentence(name, calls, refs, ref_fn)
 
     # 2. catalogued mistakes
     if differs:
@@ -903,6 +928,8 @@ def _diagnose_function(
 
     # 3. patterns
     sentences = [inplace] if inplace else []
+    if not differs and not inplace:
+        sentences = [w for w in (_warning_sentence(name, calls),) if w]
     if differs and not inplace:
         parts = _return_names(cell.source, name)
         for c, o, d in zip(calls, refs, dists, strict=True):
@@ -914,3 +941,98 @@ def _diagnose_function(
         r["diagnosis"] = " ".join(sentences)
         return True
     return False
+
+
+def feedback_html(test: dict, esc: Any) -> str:
+    """The diagnosis, the hint and the book links of one test result as HTML (for
+    :mod:`autograder.feedback`). Every string goes through ``esc``; a link is made only of an
+    ``https://`` URL (the catalogue's), escaped as an attribute."""
+    parts = []
+    if not test.get("passed"):
+        if isinstance(test.get("diagnosis"), str) and test["diagnosis"]:
+            parts.append(
+                f"<p class='diag'><strong>Likely cause:</strong> {esc(test['diagnosis'])}</p>"
+            )
+        if isinstance(test.get("look"), str) and test["look"]:
+            parts.append(f"<p class='diag'><strong>Where to look:</strong> {esc(test['look'])}</p>")
+    links = []
+    for s in test.get("sections") or []:
+        url, title = (s.get("url"), s.get("title")) if isinstance(s, dict) else (None, None)
+        if isinstance(url, str) and isinstance(title, str) and url.startswith("https://"):
+            links.append(f'<a href="{esc(url)}" rel="noopener noreferrer">{esc(title)}</a>')
+    if links:
+        parts.append(f"<p class='read'>Read: {', '.join(dict.fromkeys(links))}</p>")
+    return "".join(parts)
+
+
+def _warning_sentence(name: str, calls: list[Call]) -> str | None:
+    """A sentence for a call that gave the right values but warned (a failed no-warnings test)."""
+    text = " ".join(w.lower() for c in calls for w in c.warnings)
+    if not text:
+        return None
+    kinds = [k for k in ("overflow", "divide by zero", "invalid value") if k in text]
+    what = f" ({', '.join(kinds)})" if kinds else ""
+    return (
+        f"Your `{name}` gives the right values but emits a warning{what} at extreme inputs: "
+        "compute it in a numerically stable form (shift by the maximum before exp, avoid log(0) "
+        "and 0/0), so that no intermediate value overflows."
+    )
+
+
+def _root_sentence(name: str, graph: dict, failing: dict, by_id: dict, order: list, r: dict):
+    broken = sorted(
+        (g for g in _closure(graph, name) if g in failing and by_id[failing[g]] is not r),
+        key=lambda g: order.index(failing[g]),
+    )
+    if not broken:
+        return None, None
+    roots = [g for g in broken if not (_closure(graph, g) & failing.keys())] or broken
+    root = roots[0]
+    via = [g for g in broken if g != root and root in _closure(graph, g)]
+    through = f" (through `{via[0]}`)" if via else ""
+    return root, (
+        f"`{name}` uses `{root}`{through}, which fails its own test '{failing[root]}': fix "
+        f"`{root}` first, then see whether `{name}` still fails."
+    )
+
+
+def _diagnose_locally(
+    names: list[str],
+    calls: list[Call],
+    r: dict,
+    graph: dict,
+    failing: dict,
+    by_id: dict,
+    order: list,
+    recorder: Recorder,
+    ref: _Reference,
+) -> None:
+    """The diagnosis of a local check (no reference code): root causes from the student's own
+    call graph, inputs changed in place, warnings, and patterns against the expected values the
+    public test gave to ``assert_close``."""
+    for name in names:
+        root, text = _root_sentence(name, graph, failing, by_id, order, r)
+        if root:
+            r["root_cause"] = {"function": root, "test": failing[root], "certain": False}
+            r["diagnosis"] = text
+            return
+    for name in names:
+        mine = [c for c in calls if c.name == name]
+        for c in mine:
+            if c.done and c.after is not None and _changed((c.args, c.kwargs), c.after):
+                cell = ref.cell_of.get(name)
+                source = cell.source if cell is not None else None
+                r["diagnosis"] = _inplace_sentence(name, [c], [_Outcome()], None, source) or ""
+                return
+    for act, exp, label in recorder.mismatches.get(r["grade_id"], []):
+        found = pattern_sentences(
+            label, Call(label, (), {}, value=act, done=True), _Outcome(value=exp), False
+        )
+        if found:
+            r["diagnosis"] = found[0].replace(f"`{label}`", f"`{label}`", 1)
+            return
+    for name in names:
+        text = _warning_sentence(name, [c for c in calls if c.name == name])
+        if text:
+            r["diagnosis"] = text
+            return

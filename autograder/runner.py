@@ -155,7 +155,8 @@ def _run_tests(
     cell_timeout: float,
     deadline: float,
     catalogue: Any = None,
-    diagnose_s: float = 30.0,
+    diagnose_s: float = 20.0,
+    reference: bool = True,
 ) -> tuple[list[dict], list[str]]:
     """Execute the source's instructor and test cells in order; grade the tests; then name the
     mistakes behind failed tests (:func:`autograder.diagnose.diagnose`)."""
@@ -213,7 +214,8 @@ def _run_tests(
         signal.setitimer(signal.ITIMER_REAL, limit + 1.0)
         error: BaseException | None = None
         if cell.kind == "test":
-            checks._runtime["tolerances"] = recorder.start(cell.grade_id)
+            tolerances, mismatches = recorder.start(cell.grade_id)
+            checks._runtime.update(tolerances=tolerances, mismatches=mismatches)
         try:
             code = compile(cell.source, f"<{cell.grade_id or f'cell {cell.index}'}>", "exec")
             with (
@@ -228,6 +230,7 @@ def _run_tests(
             sandbox.call_deadline = None
             recorder.stop()
             checks._runtime.pop("tolerances", None)
+            checks._runtime.pop("mismatches", None)
         if cell.kind == "instructor":
             if error is not None:
                 log.append(f"instructor cell {cell.index}: {type(error).__name__}: {error}")
@@ -242,8 +245,12 @@ def _run_tests(
             results.append(_test_result(cell, False, status, clean_text(message, 3000)))
     budget = min(diagnose_s, deadline - time.monotonic() - 2.0)
     try:
-        if budget > 1.0 and any(not r["passed"] for r in results):
-            log.extend(diagnose_mod.diagnose(spec, results, recorder, catalogue, sandbox, budget))
+        if budget > 1.0 and any(not r["passed"] and r["kind"] == "auto" for r in results):
+            log.extend(
+                diagnose_mod.diagnose(
+                    spec, results, recorder, catalogue, sandbox, budget, reference=reference
+                )
+            )
         else:  # links only
             log.extend(diagnose_mod.diagnose(spec, results, recorder, catalogue, None, 0.0))
     except Exception as exc:  # a diagnosis never costs a grade
@@ -326,7 +333,8 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
             job["cell_timeout"],
             deadline,
             catalogue=_catalogue(spec, log_to=out["messages"]),
-            diagnose_s=float(job.get("diagnose_s", 30.0)),
+            diagnose_s=float(job.get("diagnose_s", 20.0)),
+            reference=bool(job.get("reference", True)),
         )
     finally:
         sandbox.close()
