@@ -535,6 +535,7 @@ def pattern_sentences(
     ref: _Outcome,
     hidden: bool,
     part_names: list[str] | None = None,
+    tol: tuple[float, float] = (1e-9, 1e-12),
 ) -> list[str]:
     """Sentences for the mistakes a result shows as a pattern against the reference's result.
 
@@ -550,6 +551,8 @@ def pattern_sentences(
         Whether the test is hidden (no numbers then).
     part_names : list of str, optional
         Names of the parts of a returned tuple (``dX``, ``dW``, ``db``).
+    tol : (float, float)
+        The test's ``(rtol, atol)``: parts within it are right.
 
     Returns
     -------
@@ -572,7 +575,7 @@ def pattern_sentences(
         elif label:
             what = f"`{name}(...){label}`"
         if sa.shape == ra.shape:
-            d = compare(sa, ra, *DEFAULT_TOL)
+            d = compare(sa, ra, *tol)
             if d is not None and d <= 1:
                 continue
         with np.errstate(all="ignore"):
@@ -788,9 +791,8 @@ def diagnose(
             continue
         hidden = cell.hidden
         calls = [c for c in recorder.calls.get(r["grade_id"], []) if c.done]
-        rtol, atol = DEFAULT_TOL
-        for rt, at in recorder.tolerances.get(r["grade_id"], []):
-            rtol, atol = max(rtol, rt), max(atol, at)
+        seen = recorder.tolerances.get(r["grade_id"], [])
+        rtol, atol = (max(t[0] for t in seen), max(t[1] for t in seen)) if seen else DEFAULT_TOL
         names = [n for n in dict.fromkeys(c.name for c in calls) if n in functions]
         if not reference:
             _diagnose_locally(names, calls, r, graph, failing, by_id, order, recorder, ref)
@@ -934,7 +936,7 @@ def _diagnose_function(
         parts = _return_names(cell.source, name)
         for c, o, d in zip(calls, refs, dists, strict=True):
             if d > 1:
-                sentences = pattern_sentences(name, c, o, hidden, parts)
+                sentences = pattern_sentences(name, c, o, hidden, parts, tol)
                 if sentences:
                     break
     if sentences:
