@@ -348,3 +348,42 @@ def test_the_local_check_agrees_with_the_grader(student, tmp_root, tmp_path):
     else:
         assert "in place" in checked["numerical_gradient_public"].get("diagnosis", ""), report
         assert "in place" in graded["numerical_gradient_public"].get("diagnosis", "")
+
+
+@pytest.mark.slow
+def test_one_pip_install_gives_a_notebook_what_it_imports(tmp_path):
+    """`pip install git+<repository>` (the exercises page's line for Colab): the wheel holds
+    nnlib and the autograder (checks, check, diagnose), needs no nbgrader (an extra for
+    instructors: it pins Jupyter packages a hosted service already has), and ships no mistake
+    catalogue (solution snippets)."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    tree = tmp_path / "repo"
+    tree.mkdir()
+    for name in ["pyproject.toml", "README.md"]:
+        shutil.copy(REPO / name, tree / name)
+    for name in ["nnlib", "autograder", "exercises"]:
+        shutil.copytree(REPO / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "wheel"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+        + ["-w", str(out), str(tree)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = out.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    for module in ["autograder/checks.py", "autograder/check.py", "autograder/diagnose.py"]:
+        assert module in names
+    assert "nnlib/__init__.py" in names
+    assert not [n for n in names if "mutants" in n or n.startswith("exercises/")]
+    requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    core = [r for r in requires if "extra ==" not in r]
+    assert not [r for r in core if "nbgrader" in r], core
+    line = (REPO / "book" / "exercises.md").read_text()
+    assert "pip install git+https://github.com/how-to-train-your-neurons/course" in line
