@@ -268,9 +268,15 @@ def _numeric(x: Any) -> np.ndarray | None:
     return arr if arr.dtype.kind in "biufc" else None
 
 
+def _kind(arr: np.ndarray) -> str:
+    """Booleans, integers, floats or complex: results of another kind are different results."""
+    return {"b": "b", "i": "i", "u": "i", "f": "f", "c": "c"}.get(arr.dtype.kind, "?")
+
+
 def compare(a: Any, b: Any, rtol: float, atol: float) -> float | None:
     """How far result ``a`` is from result ``b``: 0 when equal, <= 1 when within the tolerance
-    (the largest ``|a - b| / (atol + rtol |b|)``), ``inf`` when shapes or structure differ, None
+    (the largest ``|a - b| / (atol + rtol |b|)``), ``inf`` when shapes, structure or the kind of
+    numbers (bool, integer, float, complex) differ, None
     when they cannot be compared (not data)."""
     la, lb = _leaves(a), _leaves(b)
     if la is None or lb is None:
@@ -284,7 +290,7 @@ def compare(a: Any, b: Any, rtol: float, atol: float) -> float | None:
             if x != y:
                 return float("inf")
             continue
-        if xa.shape != ya.shape:
+        if xa.shape != ya.shape or _kind(xa) != _kind(ya):
             return float("inf")
         if xa.size == 0:
             continue
@@ -930,9 +936,12 @@ def _diagnose_function(
 
     # 3. patterns
     sentences = [inplace] if inplace else []
-    if not differs and not inplace:
+    kind = _dtype_sentence(name, calls, refs)
+    if kind and not inplace:
+        sentences = [kind]
+    elif not differs and not inplace:
         sentences = [w for w in (_warning_sentence(name, calls),) if w]
-    if differs and not inplace:
+    if differs and not sentences:
         parts = _return_names(cell.source, name)
         for c, o, d in zip(calls, refs, dists, strict=True):
             if d > 1:
@@ -965,6 +974,28 @@ def feedback_html(test: dict, esc: Any) -> str:
     if links:
         parts.append(f"<p class='read'>Read: {', '.join(dict.fromkeys(links))}</p>")
     return "".join(parts)
+
+
+def _dtype_sentence(name: str, calls: list[Call], refs: list[_Outcome]) -> str | None:
+    """A sentence for right values of the wrong kind (integers or booleans for floats)."""
+    for call, out in zip(calls, refs, strict=True):
+        ls, lr = _leaves(call.value), _leaves(out.value)
+        if ls is None or lr is None or len(ls) != len(lr):
+            continue
+        for (_, s), (_, r) in zip(ls, lr, strict=True):
+            sa, ra = _numeric(s), _numeric(r)
+            if (
+                sa is not None
+                and ra is not None
+                and sa.dtype.kind in "biu"
+                and ra.dtype.kind == "f"
+            ):
+                kind = "a boolean" if sa.dtype.kind == "b" else "an integer"
+                return (
+                    f"Your `{name}` returns its values as {kind} array; the result "
+                    "must be floats: convert it with .astype(float)."
+                )
+    return None
 
 
 def _warning_sentence(name: str, calls: list[Call]) -> str | None:

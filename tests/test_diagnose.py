@@ -387,3 +387,25 @@ def test_one_pip_install_gives_a_notebook_what_it_imports(tmp_path):
     assert not [r for r in core if "nbgrader" in r], core
     line = (REPO / "book" / "exercises.md").read_text()
     assert "pip install git+https://github.com/how-to-train-your-neurons/course" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ["02-backprop", "05-regularization"])
+def test_the_local_check_agrees_with_the_grader_on_every_mutant(assignment, tmp_root, tmp_path):
+    """Every catalogued mutant: each public test passes locally exactly when it passes in the
+    grader, with the same status (the grader's batch is the one of test_exercises.py)."""
+    from autograder.check import check_notebook
+    from tests.test_exercises import graded, mutants
+
+    root = _course_template(tmp_root)
+    results = graded(assignment, root)
+    source = json.loads(source_notebook(assignment).read_text())
+    disagree = []
+    for i, mutant in enumerate(mutants(assignment)):
+        grader = auto_tests(results[f"mutant{i:02d}"])
+        path = _student_copy(root, assignment, apply_mutant(source, mutant), tmp_path / f"m{i}")
+        local = auto_tests(check_notebook(str(path)))
+        for k, t in local.items():
+            if (t["passed"], t["status"]) != (grader[k]["passed"], grader[k]["status"]):
+                disagree.append((mutant["why"], k, t["message"], grader[k]["message"]))
+    assert not disagree, disagree
