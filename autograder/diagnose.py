@@ -56,8 +56,10 @@ __all__ = [
 
 #: Where the built book is published (``ghp-import`` of ``_build/html``, see scripts/course_site.py).
 BOOK_URL = "https://how-to-train-your-neurons.github.io/course/"
-#: Largest argument data (bytes) recorded per call; larger calls are not diagnosed.
-MAX_RECORD_BYTES = 64 * 1024 * 1024
+#: Largest argument data (bytes) recorded per call, and per test cell; past them calls are not
+#: recorded (and not diagnosed).
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+MAX_TEST_BYTES = 128 * 1024 * 1024
 #: Calls recorded per test cell.
 MAX_CALLS = 64
 #: Seconds to check that a function fails only because of a function it uses.
@@ -168,6 +170,7 @@ class Recorder:
         self.tolerances: dict[str, list[tuple[float, float]]] = {}
         self.mismatches: dict[str, list[tuple[Any, Any, str]]] = {}
         self._current: str | None = None
+        self._bytes: dict[str, int] = {}
         self._inner = sandbox.call
         sandbox.call = self._call
 
@@ -198,9 +201,11 @@ class Recorder:
             and len(calls) < MAX_CALLS
             and "name" in target
             and not path
-            and _nbytes([args, kwargs]) <= MAX_RECORD_BYTES
+            and (size := _nbytes([args, kwargs])) <= MAX_RECORD_BYTES
+            and self._bytes.get(self._current, 0) + 2 * size <= MAX_TEST_BYTES
         ):
             record = Call(target["name"], _copy(tuple(args)), _copy(dict(kwargs)))
+            self._bytes[self._current] = self._bytes.get(self._current, 0) + 2 * size
             calls.append(record)
         t0 = time.monotonic()
         try:
