@@ -409,3 +409,16 @@ def test_the_local_check_agrees_with_the_grader_on_every_mutant(assignment, tmp_
             if (t["passed"], t["status"]) != (grader[k]["passed"], grader[k]["status"]):
                 disagree.append((mutant["why"], k, t["message"], grader[k]["message"]))
     assert not disagree, disagree
+
+
+@pytest.mark.book
+def test_the_links_resolve_in_the_built_book():
+    """Where the book is built (``make book``), each linked page exists and holds the anchor."""
+    site = REPO / "_build" / "html"
+    if not (site / "index.html").is_file():
+        pytest.skip("the book is not built here (make book)")
+    for assignment in ASSIGNMENTS:
+        for name, s in load_catalogue(str(SOURCE / assignment)).SECTIONS.items():
+            page = site / f"{s['page']}.html"
+            assert page.is_file(), f"{assignment}: {name} links to {page}, not built"
+            assert f'id="{s["anchor"]}"' in page.read_text(), f"{name}: no #{s['anchor']} in {page}"
