@@ -238,7 +238,7 @@ MISTAKES = {
             cell="dropout_backward",
             old="    return dout * mask",
             new="    return dout / mask",
-            expect=None,
+            expect="NaN or infinity",
         ),
         dict(
             cell="dropout_backward",
