@@ -422,3 +422,21 @@ def test_the_links_resolve_in_the_built_book():
             page = site / f"{s['page']}.html"
             assert page.is_file(), f"{assignment}: {name} links to {page}, not built"
             assert f'id="{s["anchor"]}"' in page.read_text(), f"{name}: no #{s['anchor']} in {page}"
+
+
+def test_self_check_finds_the_notebook_it_runs_in(tmp_path, monkeypatch):
+    """Jupyter Server names the kernel's notebook in $JPY_SESSION_NAME; else a single
+    NN-name.ipynb in the working folder; else self_check asks for the file."""
+    from autograder import checks
+
+    nb = tmp_path / "02-backprop.ipynb"
+    nb.write_text("{}")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(nb))
+    assert checks._this_notebook() == str(nb)
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    monkeypatch.chdir(tmp_path)
+    assert checks._this_notebook() == "02-backprop.ipynb"
+    (tmp_path / "05-regularization.ipynb").write_text("{}")
+    assert checks._this_notebook() is None
+    with pytest.raises(FileNotFoundError, match="self_check"):
+        checks.self_check()
