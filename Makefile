@@ -17,7 +17,7 @@ help:
 	@echo "make serve  - serve _build/html on http://127.0.0.1:8000"
 	@echo "make lint   - ruff check + ruff format --check"
 	@echo "make bench  - speed benchmarks (nnlib vs NumPy loop vs PyTorch; grading time per assignment;"
-	@echo "              autograder vs nbgrader on 100 submissions)"
+	@echo "              autograder vs nbgrader on 100 submissions; share of mistakes the feedback names)"
 
 # --- set-up ---------------------------------------------------------------------------------
 $(STAMP): requirements.lock pyproject.toml
@@ -84,6 +84,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_nnlib.py
 	$(BIN)/python benchmarks/bench_grading_time.py
 	$(BIN)/python benchmarks/bench_autograder.py
+	$(BIN)/python benchmarks/bench_diagnosis.py
 
 clean:
 	rm -rf _build .pytest_cache

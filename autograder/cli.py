@@ -11,6 +11,7 @@
     autograder hand-grade <assignment> <student> <grade id> [points] [--comment TEXT]
     autograder feedback <assignment> [--zip FILE] [--lms canvas|moodle|plain]
     autograder report   <assignment>
+    autograder check    <notebook.ipynb> [--source source/<assignment>]
 
 The course directory is ``--course-dir``, else ``$AUTOGRADER_COURSE_DIR``, else the current folder
 when it holds ``nbgrader_config.py``, else ``./exercises``.
@@ -187,6 +188,15 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from autograder.check import check_notebook, format_report
+
+    result = check_notebook(args.notebook, source_dir=args.source)
+    print(format_report(result))
+    tests = [t for nb in result.get("notebooks", []) for t in nb.get("tests", [])]
+    return 0 if all(t.get("passed") for t in tests if t.get("kind") == "auto") else 2
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from autograder.report import write_report
 
@@ -282,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ro.add_argument("file")
     ro.set_defaults(func=_cmd_roster)
+
+    ck = sub.add_parser(
+        "check", help="run a notebook's public tests as the grader would, with the diagnosis"
+    )
+    ck.add_argument("notebook")
+    ck.add_argument("--source", help="the assignment's source folder (instructors)")
+    ck.set_defaults(func=_cmd_check)
 
     rp = sub.add_parser("report", help="score histogram, most failed tests, flagged submissions")
     rp.add_argument("assignment")

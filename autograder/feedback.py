@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from autograder.config import Course
+from autograder.diagnose import feedback_html
 from autograder.safe import (
     clean_text,
     clean_tree,
@@ -26,7 +27,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.4rem;text-align:left;
 vertical-align:top}th{background:#f4f4f4}.ok{color:#176117}.bad{color:#a11}.manual{color:#666}
-pre{white-space:pre-wrap;margin:0;font-size:.9em}
+pre{white-space:pre-wrap;margin:0;font-size:.9em}.diag,.read{margin:.3rem 0 0}
 """
 # no script, no frames, no forms, no external loads: only the inline style above
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -80,8 +81,9 @@ def render_feedback(
     """The HTML feedback page for one result.
 
     Every string that comes from the result (ids, names, messages, errors: student-derived text)
-    is cleaned and HTML-escaped (:func:`autograder.safe.html_text`); the page has no links and
-    a Content-Security-Policy that allows no script, so nothing a student wrote is live markup.
+    is cleaned and HTML-escaped (:func:`autograder.safe.html_text`); the only links are the
+    book sections of the mistake catalogue (``https://``, escaped), and a Content-Security-Policy
+    allows no script, so nothing a student wrote is live markup.
 
     Parameters
     ----------
@@ -124,9 +126,10 @@ def render_feedback(
                 pts = _num(points)
                 cls = "ok" if t.get("passed") is True else "bad"
                 msg = "passed" if t.get("passed") is True else t.get("message", "")
+            extra = feedback_html(t, esc)  # diagnosis, hint, book section (autograder.diagnose)
             rows.append(
                 f"<tr><td>{esc(nb.get('notebook', '?'))}</td><td>{esc(gid)}</td><td class='{cls}'>"
-                f"{pts} / {_num(max_points)}</td><td><pre>{esc(msg)}</pre></td></tr>"
+                f"{pts} / {_num(max_points)}</td><td><pre>{esc(msg)}</pre>{extra}</td></tr>"
             )
     cell_rows = []
     for nb in result.get("notebooks", []):

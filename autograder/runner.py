@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from autograder import checks
+from autograder import diagnose as diagnose_mod
 from autograder import forbid as forbid_mod
 from autograder._child import FORBIDDEN
 from autograder.isolation import Limits, acquire_uid
@@ -159,8 +160,12 @@ def _run_tests(
     tainted: dict[str, str],
     cell_timeout: float,
     deadline: float,
+    catalogue: Any = None,
+    diagnose_s: float = 20.0,
+    reference: bool = True,
 ) -> tuple[list[dict], list[str]]:
-    """Execute the source's instructor and test cells in order; grade the tests."""
+    """Execute the source's instructor and test cells in order; grade the tests; then name the
+    mistakes behind failed tests (:func:`autograder.diagnose.diagnose`)."""
     trusted = [c for c in spec.cells if c.kind in ("instructor", "test")]
     bound: set[str] = set(dir(builtins))
     free: set[str] = set()
@@ -191,6 +196,7 @@ def _run_tests(
                 log.append(f"could not fetch {name}: {exc}")
     runs = {run.label: run for run in sandbox.runs}
     results = []
+    recorder = diagnose_mod.Recorder(sandbox)
     for cell in spec.cells:
         if cell.manual:  # graded by a person, whatever the cell contains (`pass` included)
             res = _test_result(cell, False, "manual", "needs manual grading")
@@ -216,6 +222,9 @@ def _run_tests(
         sandbox.call_deadline = time.monotonic() + wall
         signal.setitimer(signal.ITIMER_REAL, wall + 1.0)
         error: BaseException | None = None
+        if cell.kind == "test":
+            tolerances, mismatches = recorder.start(cell.grade_id)
+            checks._runtime.update(tolerances=tolerances, mismatches=mismatches)
         try:
             code = compile(cell.source, f"<{cell.grade_id or f'cell {cell.index}'}>", "exec")
             with (
@@ -228,6 +237,9 @@ def _run_tests(
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sandbox.call_deadline = None
+            recorder.stop()
+            checks._runtime.pop("tolerances", None)
+            checks._runtime.pop("mismatches", None)
         if cell.kind == "instructor":
             if error is not None:
                 log.append(f"instructor cell {cell.index}: {type(error).__name__}: {error}")
@@ -240,6 +252,20 @@ def _run_tests(
                 tested = sorted(forbid_mod.free_names(cell.source) & _solution_names(spec).keys())
                 message = _hidden_message(error, status, message, tested)
             results.append(_test_result(cell, False, status, clean_text(message, 3000)))
+    budget = min(diagnose_s, deadline - time.monotonic() - 2.0)
+    try:
+        if budget > 1.0 and any(not r["passed"] and r["kind"] == "auto" for r in results):
+            log.extend(
+                diagnose_mod.diagnose(
+                    spec, results, recorder, catalogue, sandbox, budget, reference=reference
+                )
+            )
+        else:  # links only
+            log.extend(diagnose_mod.diagnose(spec, results, recorder, catalogue, None, 0.0))
+    except Exception as exc:  # a diagnosis never costs a grade
+        log.append(f"diagnosis failed: {type(exc).__name__}: {exc}")
+    finally:
+        recorder.close()
     return results, log
 
 
@@ -309,7 +335,16 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
             out.update(status="error", tests=_not_run(spec, "error", msg))
             out["messages"].append(msg)
             return out
-        tests, log = _run_tests(spec, sandbox, tainted, job["cell_timeout"], deadline)
+        tests, log = _run_tests(
+            spec,
+            sandbox,
+            tainted,
+            job["cell_timeout"],
+            deadline,
+            catalogue=_catalogue(spec, log_to=out["messages"]),
+            diagnose_s=float(job.get("diagnose_s", 20.0)),
+            reference=bool(job.get("reference", True)),
+        )
     finally:
         sandbox.close()
         checks._runtime.clear()
@@ -331,6 +366,15 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         if status in statuses:
             out["status"] = status
     return out
+
+
+def _catalogue(spec: NotebookSpec, log_to: list[str]) -> Any:
+    """The assignment's mistake catalogue (``mutants.py`` beside the source), or None."""
+    try:
+        return diagnose_mod.load_catalogue(os.path.dirname(spec.path))
+    except Exception as exc:
+        log_to.append(f"mistake catalogue not loaded: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _seed(job: dict, path: str) -> int:

@@ -3,8 +3,8 @@
 For each assignment in ``exercises/source/``: the source notebook (with its solutions) scores full
 marks; the released student notebook scores 0 without crashing the grader; the release holds no
 solution code and no hidden test, and releasing twice gives identical files; the points add up to
-the total stated at the top. Then every mutant in ``tests/mutants/mNN_*.py`` (a plausible wrong
-implementation) is applied to the solution notebook and graded in the same batch: it must lose
+the total stated at the top. Then every mutant in ``exercises/source/<assignment>/mutants.py`` (a
+plausible wrong implementation; the grader reads the same catalogue for its diagnoses) is applied to the solution notebook and graded in the same batch: it must lose
 the points of exactly the test cells it lists in ``fails`` and keep every other test's points.
 A mutant marked ``pending`` (the grader change it waits for) is an expected failure until then.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import importlib
 import json
 import re
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.diagnose import load_catalogue
 from autograder.grade import GradeOptions, grade_assignment
 from autograder.notebook import load_source
 from autograder.release import check_release, release
@@ -29,13 +29,7 @@ from autograder.release import check_release, release
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "exercises" / "source"
 ASSIGNMENTS = sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").exists())
-MUTANT_MODULES = {
-    m.ASSIGNMENT: m
-    for m in (
-        importlib.import_module(f"tests.mutants.{p.stem}")
-        for p in sorted((REPO / "tests" / "mutants").glob("m[0-9]*.py"))
-    )
-}
+MUTANT_MODULES = {a: m for a in ASSIGNMENTS if (m := load_catalogue(str(SOURCE / a))) is not None}
 SLOW = {"06-fashion-mnist"}  # graded under a training budget
 
 

@@ -239,3 +239,18 @@ MUTANTS = [
         ),
     ),
 ]
+
+# The book section that derives each graded function (linked from the feedback; the anchors are
+# the section ids of the built pages, checked by tests/test_diagnose.py).
+SECTIONS = {
+    "preprocess": dict(
+        page="book/07-in-practice",
+        anchor="preprocessing-normalization-reshaping-encoding",
+        title="In practice: Preprocessing",
+    ),
+    "train": dict(
+        page="book/07-in-practice",
+        anchor="choosing-training-hyperparameters-and-training",
+        title="In practice: Choosing training hyperparameters, and training",
+    ),
+}

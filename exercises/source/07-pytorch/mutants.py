@@ -211,3 +211,36 @@ MUTANTS = [
         why="mean of the batch losses, not weighted by the batch sizes",
     ),
 ]
+
+# The book section that derives each graded function (linked from the feedback; the anchors are
+# the section ids of the built pages, checked by tests/test_diagnose.py).
+SECTIONS = {
+    "pick_device": dict(
+        page="book/10-pytorch-gpu",
+        anchor="which-device-is-this",
+        title="PyTorch and the GPU: Which device is this?",
+    ),
+    "to_torch": dict(
+        page="book/10-pytorch-gpu",
+        anchor="tensor-operations-in-numpy-and-in-pytorch",
+        title="Tensor operations, in NumPy and in PyTorch",
+    ),
+    "to_numpy": dict(
+        page="book/10-pytorch-gpu",
+        anchor="tensor-operations-in-numpy-and-in-pytorch",
+        title="Tensor operations, in NumPy and in PyTorch",
+    ),
+    "forward": dict(
+        page="book/10-pytorch-gpu",
+        anchor="the-same-network-in-pytorch",
+        title="The same network in PyTorch",
+    ),
+    "train_step": dict(
+        page="book/10-pytorch-gpu",
+        anchor="one-training-step-by-hand-in-pytorch",
+        title="One training step by hand in PyTorch",
+    ),
+    "train_epoch": dict(
+        page="book/10-pytorch-gpu", anchor="using-the-pytorch-path", title="Using the PyTorch path"
+    ),
+}
