@@ -4,6 +4,7 @@
 
     autograder release  <assignment>
     autograder grade    <assignment> [<submissions>] [--workers N] [--timeout S] [--memory M]
+                        [--scheduler tcp://HOST:PORT]
     autograder export   <file.csv> [--assignment A]...
     autograder collect  <assignment> <zip-or-folder> [--pattern REGEX]
     autograder feedback <assignment>
@@ -55,6 +56,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         runner_path=[os.path.abspath(p) for p in args.runner_path],
         allow_unisolated=args.allow_unisolated,
+        scheduler=args.scheduler,
     )
     summary = grade_assignment(course, args.assignment, args.submissions, opts)
     statuses = Counter(r["status"] for r in summary.results.values())
@@ -69,6 +71,13 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"REFUSED {shown}: {why}", file=sys.stderr)
     if summary.refused:
         print(f"{len(summary.refused)} submission(s) refused, not graded (see above)")
+    for shown, why in summary.unfinished:
+        print(f"NOT GRADED {shown}: {why}", file=sys.stderr)
+    if summary.unfinished:
+        print(
+            f"{len(summary.unfinished)} submission(s) not graded in this run; rerun to grade them"
+        )
+        return 3
     return 0
 
 
@@ -150,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grade even where bubblewrap cannot isolate student code (results say so; "
         "only for trusted submissions)",
+    )
+    g.add_argument(
+        "--scheduler",
+        help="grade on this Dask cluster (tcp://HOST:PORT; default: c.Autograder.scheduler, "
+        "else the local process pool)",
     )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
