@@ -189,15 +189,19 @@ def _ensure_user(name: str) -> pwd.struct_passwd:
 
 
 class Postgres:
-    """A throw-away PostgreSQL cluster in ``folder``, on a unix socket there and 127.0.0.1.
+    """A throw-away PostgreSQL cluster in a new temporary folder, on a unix socket there and on
+    127.0.0.1.
 
-    Run as root, the cluster belongs to :data:`PG_USER` (created if missing); otherwise to the
-    current user. Clients connect as the cluster's superuser with ``trust`` authentication
-    (local only).
+    Run as root, the cluster belongs to :data:`PG_USER` (created if missing: PostgreSQL refuses
+    to run as root), and its folder is a fresh ``/tmp/autograder-pg-*`` that account owns;
+    otherwise everything belongs to the current user. Clients connect as the cluster's
+    superuser ``postgres`` with ``trust`` authentication (local only).
     """
 
-    def __init__(self, folder: Path, bindir: str) -> None:
-        self.folder = Path(folder)
+    def __init__(self, bindir: str) -> None:
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix="autograder-pg-"))
         self.bindir = bindir
         self.data = self.folder / "data"
         self.sock = self.folder / "sock"
@@ -211,12 +215,13 @@ class Postgres:
             pw = pwd.getpwnam(self.user)
 
             def demote() -> None:
-                os.setgid(pw.pw_gid)
                 os.setgroups([])
+                os.setgid(pw.pw_gid)
                 os.setuid(pw.pw_uid)
 
             kw["preexec_fn"] = demote
         env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+        kw.setdefault("cwd", self.folder)
         return subprocess.run(cmd, check=check, capture_output=True, text=True, env=env, **kw)
 
     def init(self) -> None:
@@ -225,18 +230,10 @@ class Postgres:
 
         if self.as_root:
             pw = _ensure_user(self.user)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.sock.mkdir(exist_ok=True)
         if self.as_root:
             for path in (self.folder, self.sock):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
-            # the test's temporary folders above must be traversable by the cluster's owner
-            parent = self.folder.parent
-            while parent != parent.parent:
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    os.chmod(parent, mode | 0o001)
-                parent = parent.parent
         self._run(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8"])
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
