@@ -19,6 +19,44 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+#: Exercise 1's source notebook (with its solutions: a submission of it earns full marks).
+EX1 = "01-forward-pass"
+EX1_SOURCE = REPO / "exercises" / "source" / EX1 / f"{EX1}.ipynb"
+
+
+def submission_json(sleep: float = 0.0, broken: bool = False) -> str:
+    """Exercise 1 as a student would submit it: the solutions (full marks), or with the first
+    solution cell raising (``broken``), and optionally a last cell that sleeps ``sleep`` s."""
+    import json
+
+    nb = json.loads(EX1_SOURCE.read_text())
+    if broken:
+        for cell in nb["cells"]:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                cell["source"] = "raise NotImplementedError()\n"
+                break
+    if sleep:
+        code = f"import time\ntime.sleep({sleep})\n"
+        nb["cells"].append(
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": code,
+            }
+        )
+    return json.dumps(nb)
+
+
+def read_journal(course, assignment: str = EX1) -> list[dict]:
+    """The grading journal's records (empty before the first run)."""
+    import json
+
+    path = Path(course.state_dir(assignment)) / "journal.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _env() -> dict:

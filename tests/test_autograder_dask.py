@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import DaskCluster
+from tests.services import DaskCluster, read_journal, submission_json
 
 A = "01-forward-pass"
 REPO = Path(__file__).resolve().parents[1]
@@ -29,24 +29,7 @@ SOURCE = REPO / "exercises" / "source" / A / f"{A}.ipynb"
 pytest.importorskip("distributed", reason="dask/distributed not installed (requirements.lock)")
 
 
-def _notebook(sleep: float = 0.0, broken: bool = False) -> str:
-    nb = json.loads(SOURCE.read_text())
-    if broken:  # every solution cell raises: the tests that need it fail
-        for cell in nb["cells"]:
-            if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-                cell["source"] = "raise NotImplementedError()\n"
-                break
-    if sleep:
-        nb["cells"].append(
-            {
-                "cell_type": "code",
-                "metadata": {},
-                "outputs": [],
-                "execution_count": None,
-                "source": f"import time\ntime.sleep({sleep})\n",
-            }
-        )
-    return json.dumps(nb)
+_notebook = submission_json
 
 
 def _submissions(root: Path, sleepy: int = 0) -> Path:
@@ -72,13 +55,6 @@ def _cmd(course, subs: Path, runner_path: list[str], *extra: str) -> list[str]:
     for p in runner_path:
         cmd += ["--runner-path", p]
     return cmd
-
-
-def _journal(course) -> list[dict]:
-    path = Path(course.state_dir(A)) / "journal.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _grades(course) -> dict:
@@ -161,7 +137,7 @@ def test_dask_same_grades_and_worker_killed_midway(ag_course, ag_runner_path, tm
     dask_s = time.monotonic() - t0
     assert proc.returncode == 0, text + cluster.log("scheduler")
     assert _grades(ag_course) == expected
-    graded = Counter(r["student"] for r in _journal(ag_course) if r["event"] == "graded")
+    graded = Counter(r["student"] for r in read_journal(ag_course) if r["event"] == "graded")
     assert graded == Counter({s: 1 for s in expected}), graded
     log = (Path(ag_course.state_dir(A)) / "grade.log").read_text()
     assert "executor: Dask scheduler" in log
@@ -197,7 +173,7 @@ def test_worker_that_cannot_isolate_refuses(ag_course, ag_runner_path, tmp_path,
     assert out.returncode == 3, out.stdout + out.stderr
     assert "refuses to grade" in out.stderr and "simulated by the test" in out.stderr, out.stderr
     assert "NOT GRADED ada" in out.stderr
-    assert not [r for r in _journal(ag_course) if r["event"] == "graded"]
+    assert not [r for r in read_journal(ag_course) if r["event"] == "graded"]
     assert not (Path(ag_course.state_dir(A)) / "results" / "ada.json").exists()
 
     # an isolating worker joins, the refusing one leaves: the next run grades everyone
@@ -229,7 +205,7 @@ def test_result_arriving_twice_is_stored_once(ag_course, ag_runner_path, tmp_pat
     opts = grade.GradeOptions(workers=2, progress=False, runner_path=ag_runner_path, timeout=60)
     summary = grade.grade_assignment(ag_course, A, str(subs), opts)
     assert sorted(summary.graded) == ["ada", "ben"]
-    events = Counter((r["event"], r["student"]) for r in _journal(ag_course))
+    events = Counter((r["event"], r["student"]) for r in read_journal(ag_course))
     assert set(events.values()) == {1}, events
     log = (Path(ag_course.state_dir(A)) / "grade.log").read_text()
     assert log.count("duplicate result ignored") == 2

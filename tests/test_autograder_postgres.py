@@ -8,7 +8,6 @@ through ``scripts/install-postgresql.sh``).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import Postgres, postgres_bindir
+from tests.services import Postgres, postgres_bindir, read_journal, submission_json
 
 A = "01-forward-pass"
 REPO = Path(__file__).resolve().parents[1]
@@ -57,27 +56,6 @@ def pg_course(course, pg: Postgres, db: str):
     assert course.db_url.startswith("postgresql+psycopg://")
     release(course, A)
     return course
-
-
-def _submission(sleep: float) -> str:
-    nb = json.loads(SOURCE.read_text())
-    nb["cells"].append(
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "outputs": [],
-            "execution_count": None,
-            "source": f"import time\ntime.sleep({sleep})\n",
-        }
-    )
-    return json.dumps(nb)
-
-
-def _journal(course) -> list[dict]:
-    path = Path(course.state_dir(A)) / "journal.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 #: One teaching assistant in formgrader: for each of their students, once the submission is in
@@ -128,7 +106,7 @@ def test_grading_and_hand_grading_on_postgres_with_restart(ag_course, ag_runner_
     for i in range(N):
         folder = subs / f"student{i:02d}" / A
         folder.mkdir(parents=True)
-        (folder / f"{A}.ipynb").write_text(_submission(1.5))
+        (folder / f"{A}.ipynb").write_text(submission_json(sleep=1.5))
     cmd = [sys.executable, "-m", "autograder.cli", "--course-dir", course.root, "grade", A]
     cmd += [str(subs), "--quiet", "--workers", "2", "--timeout", "60"]
     for p in ag_runner_path:
@@ -146,7 +124,7 @@ def test_grading_and_hand_grading_on_postgres_with_restart(ag_course, ag_runner_
     ]
     try:
         deadline = time.monotonic() + 240
-        while sum(r["event"] == "stored" for r in _journal(course)) < 2:
+        while sum(r["event"] == "stored" for r in read_journal(course)) < 2:
             assert grader.poll() is None, grader.stdout.read().decode()
             assert time.monotonic() < deadline, "nothing stored in time"
             time.sleep(0.1)
@@ -160,7 +138,7 @@ def test_grading_and_hand_grading_on_postgres_with_restart(ag_course, ag_runner_
     seconds = time.monotonic() - t0
     assert grader.returncode == 0, out.decode() + pg.log()
     assert all(p.returncode == 0 for p in tas), ta_out
-    events = Counter((r["event"], r["student"]) for r in _journal(course))
+    events = Counter((r["event"], r["student"]) for r in read_journal(course))
     students = [f"student{i:02d}" for i in range(N)]
     assert events == Counter({(e, s): 1 for e in ("graded", "stored") for s in students}), events
     log = (Path(course.state_dir(A)) / "grade.log").read_text()
