@@ -510,6 +510,59 @@ def _dataset_folders() -> list[str]:
         return []
 
 
+def make_base_job(
+    course: Course,
+    assignment: str,
+    specs: list[NotebookSpec],
+    opts: GradeOptions,
+    hide: list[str],
+    unisolated: str,
+) -> dict:
+    """The runner's job for ``assignment`` without the student's part (``student``,
+    ``submission_dir``): limits, time limits, this machine's paths, the seed secret.
+
+    Parameters
+    ----------
+    course : Course
+        The course.
+    assignment : str
+        The assignment.
+    specs : list of NotebookSpec
+        Its notebooks.
+    opts : GradeOptions
+        Limits given on the command line (``None``: the course's settings).
+    hide : list of str
+        Folders to hide from the sandbox besides the course and its state (submissions).
+    unisolated : str
+        The warning from :func:`check_isolation` (empty when isolated).
+
+    Returns
+    -------
+    dict
+        The job's common part.
+    """
+    s = course.settings
+    state = course.state_dir(assignment)
+    timeout = float(opts.timeout or s["timeout"])
+    cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
+    limits = {k: s[k] for k in ("nproc", "fsize_mb", "nofile", "tmp_mb")}
+    limits["memory_mb"] = int(opts.memory_mb or s["memory_mb"])
+    limits["cpu_s"] = int(timeout) + 5
+    return {
+        "assignment": assignment,
+        "source_dir": course.source_dir(assignment),
+        "limits": limits,
+        "timeout": timeout,
+        "cell_timeout": cell_timeout,
+        **machine_paths(specs, [course.root, *hide, state]),
+        "uid_base": int(s["uid_base"]),
+        "output_cap": int(s["output_cap"]),
+        "runner_path": list(opts.runner_path),
+        "unisolated": bool(unisolated),
+        "seed_secret": _secret(state),
+    }
+
+
 def grade_assignment(
     course: Course,
     assignment: str,
@@ -561,25 +614,8 @@ def grade_assignment(
     if opts.regrade:
         journal.reset()
     graded, stored = journal.read()
-    s = course.settings
-    timeout = float(opts.timeout or s["timeout"])
-    cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
-    limits = {k: s[k] for k in ("nproc", "fsize_mb", "nofile", "tmp_mb")}
-    limits["memory_mb"] = int(opts.memory_mb or s["memory_mb"])
-    limits["cpu_s"] = int(timeout) + 5
-    base_job = {
-        "assignment": assignment,
-        "source_dir": course.source_dir(assignment),
-        "limits": limits,
-        "timeout": timeout,
-        "cell_timeout": cell_timeout,
-        **machine_paths(specs, [course.root, root, state]),
-        "uid_base": int(s["uid_base"]),
-        "output_cap": int(s["output_cap"]),
-        "runner_path": list(opts.runner_path),
-        "unisolated": bool(unisolated),
-        "seed_secret": _secret(state),
-    }
+    base_job = make_base_job(course, assignment, specs, opts, [root], unisolated)
+    timeout = base_job["timeout"]
     # every line that holds student text is cleaned (log_text): valid UTF-8, one line per event
     log = open(os.path.join(state, "grade.log"), "a", encoding="utf-8", errors="replace")
     log.write(
