@@ -4,6 +4,7 @@ temporary exchange, ``autograder watch`` in between (killed with SIGKILL and res
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -133,6 +134,26 @@ def test_submit_watch_fetch_feedback(ag_course, ag_runner_path, tmp_path):
         assert gb.find_submission(A, "bob").score < 18
     stamped = Path(ag_course.submitted_dir) / "ada" / A / "timestamp.txt"
     assert stamped.read_text().strip()
+
+    # the same submissions graded by the batch path (from the submitted/ the watcher filled)
+    # get the same grades, test by test
+    from autograder.grade import GradeOptions, grade_assignment
+
+    opts = GradeOptions(workers=2, progress=False, runner_path=ag_runner_path, timeout=60)
+    batch = grade_assignment(ag_course, A, None, opts).results
+    watched = {}
+    for path in (Path(ag_course.state_dir(A)) / "watch" / "results").glob("*.json"):
+        r = json.loads(path.read_text())
+        watched[r["student"]] = r
+    assert set(batch) == set(watched) == {"ada", "bob"}
+
+    def tests(r):
+        return [
+            (t["grade_id"], t["points"], t["status"]) for n in r["notebooks"] for t in n["tests"]
+        ]
+
+    for student in batch:
+        assert tests(batch[student]) == tests(watched[student]), student
 
 
 @pytest.mark.slow
