@@ -13,8 +13,9 @@ results, journal and gradebook. An executor never touches the course directory.
   isolate student code (:func:`autograder.grade.check_isolation`), grades with the same runner
   and sandbox as the local pool, and returns the result as data (:func:`grade_payload`). Dask
   reschedules a task whose worker dies (up to ``distributed.scheduler.allowed-failures`` times);
-  a worker that cannot isolate refuses the task (:class:`WorkerRefused`), and the submission
-  stays ungraded (nothing journaled) so that a later run grades it.
+  a worker that cannot isolate refuses the task (:class:`WorkerRefused`), which is then sent to
+  the workers that have not refused it; when none is left the submission stays ungraded
+  (nothing journaled) so that a later run grades it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,22 @@ class TaskNotRun(RuntimeError):
 
 
 class WorkerRefused(TaskNotRun):
-    """A worker refused a task because it cannot isolate student code there."""
+    """A worker refused a task because it cannot isolate student code there.
+
+    Parameters
+    ----------
+    message : str
+        Why, and what to do.
+    worker : str
+        The refusing worker's address (empty outside a Dask worker).
+    """
+
+    def __init__(self, message: str, worker: str = "") -> None:
+        super().__init__(message, worker)
+        self.worker = worker
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass
@@ -259,9 +275,17 @@ def grade_payload(payload: dict) -> dict:
     try:
         warning = check_isolation(payload["allow_unisolated"])
     except NotIsolated as exc:
+        try:
+            from distributed import get_worker
+
+            address = get_worker().address
+        except (ImportError, ValueError):
+            address = ""
         raise WorkerRefused(
-            f"worker {host} (pid {os.getpid()}) refuses to grade: {exc}. Fix or remove this "
-            "worker; the submission stays ungraded and the next run grades it"
+            f"worker {host} {address} (pid {os.getpid()}) refuses to grade: {exc}. Fix or "
+            "remove this worker; its tasks go to the other workers, and a submission no worker "
+            "could grade stays ungraded for the next run",
+            address,
         ) from None
     job = dict(payload["job"])
     assignment = job["assignment"]
@@ -338,24 +362,50 @@ class DaskExecutor:
 
         futures = {}
         for t in tasks:
-            payload = make_payload(t, self.source_dir, self.allow_unisolated)
-            digest = hashlib.sha256(repr(sorted(payload["submission"].items())).encode())
-            key = f"autograde-{t.job['assignment']}-{t.key}-{digest.hexdigest()[:16]}"
-            fut = self.client.submit(grade_payload, payload, key=key, pure=False, retries=0)
-            futures[fut] = t
-        for fut in as_completed(list(futures), loop=self.client.loop):
-            t = futures[fut]
+            futures[self._submit(t, set())] = (t, set())
+        pending = as_completed(list(futures), loop=self.client.loop)
+        for fut in pending:
+            t, refused = futures.pop(fut)
             try:
-                yield t, fut.result()
+                outcome = fut.result()
+            except WorkerRefused as exc:  # another worker may isolate: send it there
+                refused.add(exc.worker)
+                retry = self._submit(t, refused) if exc.worker else None
+                if retry is not None:
+                    futures[retry] = (t, refused)
+                    pending.add(retry)
+                    continue
+                outcome = exc
             except TaskNotRun as exc:
-                yield t, exc
+                outcome = exc
             except Exception as exc:  # KilledWorker, lost connection, ...
-                yield (
-                    t,
-                    TaskNotRun(f"the Dask cluster did not grade it ({type(exc).__name__}: {exc})"),
+                outcome = TaskNotRun(
+                    f"the Dask cluster did not grade it ({type(exc).__name__}: {exc})"
                 )
             finally:
                 fut.release()
+            yield t, outcome
+
+    def _submit(self, t: Task, refused: set[str]):
+        """Submit ``t`` to the workers that have not refused it (``None`` when none is left)."""
+        payload = make_payload(t, self.source_dir, self.allow_unisolated)
+        digest = hashlib.sha256(repr(sorted(payload["submission"].items())).encode())
+        key = f"autograde-{t.job['assignment']}-{t.key}-{digest.hexdigest()[:16]}"
+        if not refused:
+            return self.client.submit(grade_payload, payload, key=key, pure=False, retries=0)
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        others = [w for w in workers if w not in refused]
+        if not others:
+            return None
+        return self.client.submit(
+            grade_payload,
+            payload,
+            key=f"{key}-after-{len(refused)}-refusals",
+            pure=False,
+            retries=0,
+            workers=others,
+            allow_other_workers=False,
+        )
 
     def close(self) -> None:
         """Disconnect from the scheduler (the cluster keeps running)."""

@@ -176,13 +176,20 @@ def test_worker_that_cannot_isolate_refuses(ag_course, ag_runner_path, tmp_path,
     assert not [r for r in read_journal(ag_course) if r["event"] == "graded"]
     assert not (Path(ag_course.state_dir(A)) / "results" / "ada.json").exists()
 
-    # an isolating worker joins, the refusing one leaves: the next run grades everyone
-    cluster.workers.pop("bare").kill()
+    # an isolating worker joins the refusing one: what the bare worker refuses goes to it, and
+    # the next run grades everyone
     cluster.start_worker("good")
-    cluster.wait_for_workers(1)
+    cluster.wait_for_workers(2)
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr + cluster.log("good")
-    assert _grades(ag_course)["ada"][1] == 18
+    grades = _grades(ag_course)
+    assert grades["ada"][1] == 18 and set(grades) == {"ada", "bob", "eve"}
+    results = Path(ag_course.state_dir(A)) / "results"
+    assert all(
+        json.loads(p.read_text())["notebooks"][0].get("isolation") is not None
+        for p in results.glob("*.json")
+        if "eve" not in p.name
+    )
 
 
 def test_result_arriving_twice_is_stored_once(ag_course, ag_runner_path, tmp_path, monkeypatch):
