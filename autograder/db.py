@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["is_transient", "store_with_retry", "with_retry"]
+__all__ = ["is_transient", "open_with_retry", "store_with_retry", "with_retry"]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -91,3 +91,23 @@ def store_with_retry(gb: Any, result: dict, *, attempts_s: float = 180.0, log: A
     from autograder.gradebook import store_result
 
     with_retry(gb, lambda: store_result(gb, result), attempts_s=attempts_s, log=log)
+
+
+def open_with_retry(course: Any, *, attempts_s: float = 180.0, log: Any = None) -> Any:
+    """:func:`autograder.gradebook.open_gradebook`, retried while the database is unreachable
+    (nbgrader's ``Gradebook`` connects when it is made)."""
+    from autograder.gradebook import open_gradebook
+
+    deadline = time.monotonic() + attempts_s
+    delay = 0.2
+    while True:
+        try:
+            return open_gradebook(course)
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + delay > deadline:
+                raise
+            if log is not None:
+                log.write(f"gradebook unreachable ({type(exc).__name__}); retrying\n")
+                log.flush()
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

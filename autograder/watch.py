@@ -288,6 +288,18 @@ def _read_small(path: str, limit: int = 4096) -> str:
         return fh.read(limit).decode("utf-8", "replace").strip()
 
 
+def _owner(path: str) -> str:
+    """The user name owning ``path`` (nbgrader's exchange trusts file ownership, not the id in
+    the folder's name)."""
+    import pwd
+
+    try:
+        uid = os.lstat(path).st_uid
+        return pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError):
+        return "unknown id"
+
+
 class Watcher:
     """One watcher process for some assignments of a course (see the module's doc)."""
 
@@ -338,6 +350,7 @@ class Watcher:
         self.log = open(
             os.path.join(course.root, ".autograder", "watch.log"), "a", encoding="utf-8"
         )
+        self.gb = None  # the gradebook, opened at the first store and kept
 
     def _note(self, line: str) -> None:
         self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
@@ -372,6 +385,12 @@ class Watcher:
                 a["journal"].append("graded", sub_id, status="error", score=0)
                 self._note(f"REFUSED {log_text(show_id(student))}: {log_text(why)}")
                 continue
+            owner = _owner(folder)
+            if owner not in (student, "root"):  # as nbgrader collect's check_owner
+                self._note(
+                    f"WARNING {log_text(name)} claims to be submitted by {log_text(student)} but "
+                    f"is owned by {log_text(owner)}: submitted under another student's id?"
+                )
             wanted = {f"{s.name}.ipynb" for s in a["specs"]}
             entries = _read_submission(folder, wanted)
             copy = os.path.join(a["state"], "subs", sub_id)
@@ -498,8 +517,7 @@ class Watcher:
 
     def store_and_release(self, assignment: str, s: dict, result: dict) -> None:
         """Gradebook and exchange (both idempotent: redone after a crash)."""
-        from autograder.db import store_with_retry
-        from autograder.gradebook import open_gradebook
+        from autograder.db import open_with_retry, store_with_retry
 
         a = self.a[assignment]
         subs = _state(self.course, assignment)
@@ -513,8 +531,9 @@ class Watcher:
         ]
         if not newer:  # the gradebook holds each student's latest graded submission
             self._publish(assignment, s, result)
-            with open_gradebook(self.course) as gb:
-                store_with_retry(gb, result, log=self.log)
+            if self.gb is None:
+                self.gb = open_with_retry(self.course, log=self.log)
+            store_with_retry(self.gb, result, log=self.log)
             a["journal"].append("stored", s["sub"])
         after = a["deadline"] is not None and time.time() > a["deadline"]
         shown = result if after else _visible(result, a["specs"], self.patterns)
@@ -563,6 +582,8 @@ class Watcher:
         return n
 
     def close(self) -> None:
+        if self.gb is not None:
+            self.gb.close()
         for a in self.a.values():
             a["journal"].close()
             a["lock"].close()

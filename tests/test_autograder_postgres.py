@@ -176,3 +176,62 @@ def test_export_reads_postgres(ag_course, pg, tmp_path):
     assert n == 2
     text = (tmp_path / "scores.csv").read_text()
     assert "ada" in text and "bob" in text
+
+
+@pytest.mark.slow
+def test_watch_on_postgres_with_tas_and_restart(ag_course, ag_runner_path, tmp_path, pg):
+    """Grade on submit into a PostgreSQL gradebook while TAs grade by hand and the server
+    restarts: every submission stored once, every TA's score kept, feedback fetchable."""
+    from tests.test_autograder_watch import Student, _release, _watch_cmd
+
+    course = pg_course(ag_course, pg, "course_watch")
+    exchange = tmp_path / "exchange"
+    _release(course, exchange)
+    n = 3
+    students = [Student(tmp_path, f"student{i:02d}", exchange) for i in range(n)]
+    for st in students:
+        st.submit(submission_json(sleep=1.5))
+    watcher = subprocess.Popen(
+        _watch_cmd(course, exchange, ag_runner_path, "--once", "--workers", "1"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    tas = [
+        subprocess.Popen(
+            [sys.executable, "-c", TA, str(REPO), course.db_url, course.course_id, A]
+            + [str(k), "2", str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for k in range(2)
+    ]
+    journal = Path(course.state_dir(A)) / "watch" / "journal.jsonl"
+    try:
+        deadline = time.monotonic() + 240
+        while '"stored"' not in (journal.read_text() if journal.exists() else ""):
+            assert watcher.poll() is None, watcher.stdout.read().decode()
+            assert time.monotonic() < deadline, "nothing stored in time"
+            time.sleep(0.1)
+        pg.restart(down_s=3.0, mode="immediate")
+        out, _ = watcher.communicate(timeout=300)
+        ta_out = [p.communicate(timeout=300)[0].decode() for p in tas]
+    finally:
+        for p in (watcher, *tas):
+            if p.poll() is None:
+                p.kill()
+    assert watcher.returncode == 0, out.decode() + pg.log()
+    assert all(p.returncode == 0 for p in tas), ta_out
+    from autograder.watch import read_journal
+
+    events = Counter((r["event"], r["sub"]) for r in read_journal(str(journal)))
+    stored = [k for k in events if k[0] == "stored"]
+    assert len(stored) == n and all(events[k] == 1 for k in stored), events
+
+    from autograder.gradebook import open_gradebook
+
+    with open_gradebook(course) as gb:
+        for st in students:
+            sub = gb.find_submission(A, st.name)
+            assert sub.score == 18 + 1.5, (st.name, sub.score)
+    assert len(students[0].fetch_feedback()) == 1
