@@ -3,11 +3,13 @@
 ::
 
     autograder release  <assignment>
+    autograder roster   <class-list.csv>
     autograder grade    <assignment> [<submissions>] [--workers N] [--timeout S] [--memory M]
-                        [--scheduler tcp://HOST:PORT]
-    autograder export   <file.csv> [--assignment A]...
+                        [--regrade [STUDENT ...]] [--scheduler tcp://HOST:PORT]
+    autograder export   <file.csv> [--assignment A]... [--format long|canvas|moodle]
     autograder collect  <assignment> <zip-or-folder> [--pattern REGEX]
-    autograder feedback <assignment>
+    autograder hand-grade <assignment> <student> <grade id> [points] [--comment TEXT]
+    autograder feedback <assignment> [--zip FILE] [--lms canvas|moodle|plain]
     autograder report   <assignment>
     autograder watch    <assignment>... [--exchange DIR] [--min-interval S] [--deadline D] [--once]
     autograder status   [<assignment>...]
@@ -19,6 +21,7 @@ when it holds ``nbgrader_config.py``, else ``./exercises``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -54,7 +57,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
         memory_mb=args.memory,
-        regrade=args.regrade,
+        regrade=args.regrade == [],
+        regrade_students=list(args.regrade or []),
         progress=not args.quiet,
         runner_path=[os.path.abspath(p) for p in args.runner_path],
         allow_unisolated=args.allow_unisolated,
@@ -67,6 +71,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         f"({len(summary.skipped)} already graded); "
         + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
     )
+    if summary.resubmitted:
+        print(f"graded again (changed since graded): {', '.join(summary.resubmitted)}")
     if summary.isolation:
         print("isolation: " + json.dumps(summary.isolation, indent=1))
     for shown, why in summary.refused:
@@ -138,8 +144,33 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from autograder.gradebook import export_csv
 
     course = load_course(args.course_dir)
-    n = export_csv(course, args.file, args.assignment or None)
-    print(f"wrote {n} row(s) to {args.file}")
+    n = export_csv(course, args.file, args.assignment or None, args.format)
+    print(f"wrote {n} row(s) to {args.file} ({args.format})")
+    return 0
+
+
+def _cmd_hand(args: argparse.Namespace) -> int:
+    from autograder.gradebook import hand_grade
+
+    course = load_course(args.course_dir)
+    hand_grade(course, args.assignment, args.student, args.cell, args.points, args.comment)
+    print(f"{log_text(args.student)} {log_text(args.cell)}: saved")
+    return 0
+
+
+def _cmd_roster(args: argparse.Namespace) -> int:
+    from autograder.lms import RosterError, read_roster, save_roster
+
+    course = load_course(args.course_dir)
+    try:
+        layout, entries = read_roster(args.file)
+    except RosterError as exc:
+        print(f"error: {log_text(exc)}", file=sys.stderr)
+        return 1
+    save_roster(
+        os.path.join(course.root, ".autograder"), layout, entries, os.path.abspath(args.file)
+    )
+    print(f"roster: {len(entries)} student(s) from {args.file} ({layout} layout)")
     return 0
 
 
@@ -152,11 +183,47 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     except CollectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    layouts = ", ".join(f"{n} {k}" for k, n in sorted(report.layouts.items())) or "none"
+    print(f"layout: {layouts} entr(y/ies)")
     for student, files in sorted(report.imported.items()):
-        print(f"{student}: {', '.join(files)}")
+        print(f"{log_text(student)}: {log_text(', '.join(files))}")
+    for student, base, kept, older in report.conflicts:
+        print(
+            f"TWO FILES {log_text(student)} {log_text(base)}: kept {log_text(kept, 300)} "
+            f"(newer), archived {log_text(older, 300)}",
+            file=sys.stderr,
+        )
+    for student, where in report.older.items():
+        print(
+            f"OLDER {log_text(student)}: this export's version is older than the one already "
+            f"collected, which stays; archived in {log_text(where)}",
+            file=sys.stderr,
+        )
+    for student in report.resubmitted:
+        print(f"RESUBMITTED {log_text(student)}: previous version archived, will be regraded")
+    roster = os.path.join(course.root, ".autograder", "roster.json")
+    with contextlib.suppress(OSError, ValueError):
+        with open(roster, encoding="utf-8") as fh:
+            roster = json.load(fh).get("source") or roster
+    for student in report.not_on_roster:
+        print(
+            f"NOT ON ROSTER {log_text(student)}: not in {log_text(roster)}; imported all the "
+            "same: add them to the roster (autograder roster FILE) or check the export",
+            file=sys.stderr,
+        )
     for name, why in report.unmatched:
         print(f"UNMATCHED {log_text(name, 300)}: {log_text(why)}", file=sys.stderr)
-    print(f"collected {len(report.imported)} student(s); {len(report.unmatched)} unmatched")
+    if report.late and args.assignment not in (course.settings.get("due_dates") or {}):
+        print(
+            f"NOTE: the export marks {len(report.late)} submission(s) LATE, but no due date is "
+            f"set: add c.Autograder.due_dates = {{{args.assignment!r}: 'YYYY-MM-DD HH:MM:SS UTC'}} "
+            "to nbgrader_config.py so that late penalties apply",
+            file=sys.stderr,
+        )
+    print(
+        f"collected {len(report.imported)} student(s); {len(report.resubmitted)} resubmitted; "
+        f"{len(report.conflicts)} with two files; {len(report.unmatched)} unmatched"
+    )
     return 0
 
 
@@ -165,10 +232,19 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
 
     course = load_course(args.course_dir)
     problems: list[tuple[str, str]] = []
-    paths = write_feedback(course, args.assignment, problems)
+    missing: list[str] = []
+    paths = write_feedback(course, args.assignment, problems, missing)
     for name, why in problems:
         print(f"SKIPPED {name}: {why}", file=sys.stderr)
-    print(f"wrote {len(paths)} feedback file(s) under {os.path.join(course.root, 'feedback')}")
+    for student in missing:
+        print(f"MISSING {log_text(student)}: no submission, no feedback")
+    where = os.path.join(course.root, "autograder-feedback")
+    print(f"wrote {len(paths)} feedback file(s) under {where}; {len(missing)} missing")
+    if args.zip:
+        from autograder.feedback import feedback_zip
+
+        n = feedback_zip(course, args.assignment, args.zip, args.lms)
+        print(f"packed {n} feedback file(s) into {args.zip} for the LMS's bulk upload")
     return 0
 
 
@@ -206,7 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, help="seconds per submission (default 120)")
     g.add_argument("--cell-timeout", type=float, help="seconds per cell or call (default 30)")
     g.add_argument("--memory", type=int, help="sandbox memory limit in MiB (default 1024)")
-    g.add_argument("--regrade", action="store_true", help="forget earlier runs, grade everything")
+    g.add_argument(
+        "--regrade",
+        nargs="*",
+        metavar="STUDENT",
+        help="grade again: the named students only, or everyone when none is named",
+    )
     g.add_argument(
         "--allow-unisolated",
         action="store_true",
@@ -258,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write scores from the gradebook as CSV")
     e.add_argument("file")
     e.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    e.add_argument(
+        "--format",
+        choices=("long", "canvas", "moodle"),
+        default="long",
+        help="long (default), canvas (gradebook import) or moodle (grade import)",
+    )
     e.set_defaults(func=_cmd_export)
 
     c = sub.add_parser("collect", help="import an LMS zip export or a folder into submitted/")
@@ -268,7 +355,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("feedback", help="per-student HTML feedback (no hidden test code)")
     f.add_argument("assignment")
+    f.add_argument("--zip", help="also pack every feedback file into this zip for the LMS")
+    f.add_argument(
+        "--lms",
+        choices=("canvas", "moodle", "plain"),
+        help="file names in the zip (default: the layout each student was collected from)",
+    )
     f.set_defaults(func=_cmd_feedback)
+
+    h = sub.add_parser("hand-grade", help="enter a hand grade and/or comment (like formgrader)")
+    h.add_argument("assignment")
+    h.add_argument("student")
+    h.add_argument("cell", help="the cell's grade id")
+    h.add_argument("points", type=float, nargs="?", help="points (omit for a comment only)")
+    h.add_argument("--comment", help="the grader's comment shown in the student's feedback")
+    h.set_defaults(func=_cmd_hand)
+
+    ro = sub.add_parser(
+        "roster", help="the class list: Canvas/Moodle export or id,name,email,sis_id"
+    )
+    ro.add_argument("file")
+    ro.set_defaults(func=_cmd_roster)
 
     rp = sub.add_parser("report", help="score histogram, most failed tests, flagged submissions")
     rp.add_argument("assignment")

@@ -86,11 +86,14 @@ def with_retry(gb: Any, action, *, attempts_s: float = 180.0, log: Any = None):
             delay = min(delay * 2, 5.0)
 
 
-def store_with_retry(gb: Any, result: dict, *, attempts_s: float = 180.0, log: Any = None) -> None:
-    """:func:`autograder.gradebook.store_result` (idempotent), retried by :func:`with_retry`."""
+def store_with_retry(
+    gb: Any, result: dict, *args: Any, attempts_s: float = 180.0, log: Any = None
+) -> None:
+    """:func:`autograder.gradebook.store_result` (idempotent; ``args`` passed on), retried by
+    :func:`with_retry`."""
     from autograder.gradebook import store_result
 
-    with_retry(gb, lambda: store_result(gb, result), attempts_s=attempts_s, log=log)
+    with_retry(gb, lambda: store_result(gb, result, *args), attempts_s=attempts_s, log=log)
 
 
 def open_with_retry(course: Any, *, attempts_s: float = 180.0, log: Any = None) -> Any:

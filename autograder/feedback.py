@@ -20,7 +20,7 @@ from autograder.safe import (
     student_id_problem,
 )
 
-__all__ = ["render_feedback", "write_feedback"]
+__all__ = ["feedback_zip", "render_feedback", "write_feedback"]
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -32,18 +32,33 @@ pre{white-space:pre-wrap;margin:0;font-size:.9em}
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def _manual_scores(course: Course, assignment: str) -> dict[str, dict[str, float]]:
-    """Student -> grade id -> manual score, from the gradebook (empty if unavailable)."""
+def _gradebook_extras(course: Course, assignment: str) -> dict[str, dict]:
+    """Student -> ``manual`` (grade id -> hand-entered score), ``comments`` (cell -> the
+    grader's comment) and ``late`` (submitted_at, late_by, penalty) from the gradebook (empty if
+    unavailable). Comments are whatever a grader typed in formgrader: student-visible text,
+    escaped like everything else when written."""
     try:
-        from autograder.gradebook import open_gradebook
+        from autograder.gradebook import _late_by, open_gradebook
 
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, dict] = {}
         with open_gradebook(course) as gb:
             for sub in gb.assignment_submissions(assignment):
+                extra = out.setdefault(sub.student.id, {"manual": {}, "comments": {}, "late": {}})
                 for nb in sub.notebooks:
                     for grade in nb.grades:
                         if grade.manual_score is not None:
-                            out.setdefault(sub.student.id, {})[grade.name] = grade.manual_score
+                            extra["manual"][grade.name] = grade.manual_score
+                    for comment in nb.comments:
+                        if comment.manual_comment:
+                            extra["comments"][f"{nb.name}: {comment.name}"] = comment.manual_comment
+                seconds = sub.total_seconds_late if sub.timestamp is not None else 0.0
+                extra["late"] = {
+                    "submitted_at": (
+                        sub.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC") if sub.timestamp else ""
+                    ),
+                    "late_by": _late_by(seconds),
+                    "penalty": float(sub.late_submission_penalty or 0.0),
+                }
         return out
     except Exception:
         return {}
@@ -56,7 +71,12 @@ def _num(value: object) -> str:
     return f"{value:g}"
 
 
-def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str:
+def render_feedback(
+    result: dict,
+    manual: dict[str, float] | None = None,
+    comments: dict[str, str] | None = None,
+    late: dict | None = None,
+) -> str:
     """The HTML feedback page for one result.
 
     Every string that comes from the result (ids, names, messages, errors: student-derived text)
@@ -69,6 +89,10 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
         A result from :func:`autograder.runner.grade_submission`.
     manual : dict, optional
         Grade id -> manual score.
+    comments : dict, optional
+        Cell -> the grader's comment (shown under "Comments from your grader").
+    late : dict, optional
+        ``submitted_at``, ``late_by``, ``penalty`` (shown when late).
 
     Returns
     -------
@@ -78,7 +102,9 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
     result = clean_tree(result)
     manual = manual or {}
     esc = html_text
-    rows, auto, manual_total, manual_max = [], 0.0, 0.0, 0.0
+    comments = clean_tree(comments or {})
+    late = clean_tree(late or {})
+    rows, auto, manual_total, manual_max, pending = [], 0.0, 0.0, 0.0, 0.0
     for nb in result.get("notebooks", []):
         for t in nb.get("tests", []):
             gid = t.get("grade_id", "?")
@@ -90,6 +116,7 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
                     manual_total += score
                     pts, cls, msg = _num(score), "ok", "graded by hand"
                 else:
+                    pending += max_points
                     pts, cls, msg = "pending", "manual", "graded by hand (not graded yet)"
             else:
                 points = t.get("points") if isinstance(t.get("points"), int | float) else 0
@@ -113,6 +140,33 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
     max_score = max_score if isinstance(max_score, int | float) else 0
     total_max = max_score + manual_max
     notes = "".join(f"<li>{esc(m)}</li>" for m in result.get("messages", []))
+    score = auto + manual_total
+    if pending:  # points awaiting a human are pending, never 0
+        headline = (
+            f"Score so far: {_num(score)} / {_num(total_max)}, {_num(pending)} point(s) pending "
+            "(written answers not graded yet)"
+        )
+    else:
+        headline = f"Score: {_num(score)} / {_num(total_max)}"
+    penalty = late.get("penalty") if isinstance(late.get("penalty"), int | float) else 0
+    timing = ""
+    if late.get("submitted_at"):
+        timing = f"<p>Submitted {esc(late['submitted_at'])}"
+        if late.get("late_by"):
+            timing += f", {esc(late['late_by'])} late; late penalty: {_num(penalty)} point(s)"
+            if not pending:
+                timing += f", final score {_num(max(0.0, score - penalty))} / {_num(total_max)}"
+        timing += ".</p>"
+    comment_rows = "".join(
+        f"<tr><td>{esc(cell)}</td><td><pre>{esc(text)}</pre></td></tr>"
+        for cell, text in sorted(comments.items())
+    )
+    comment_html = (
+        "<h2>Comments from your grader</h2><table><tr><th>cell</th><th>comment</th></tr>"
+        f"{comment_rows}</table>"
+        if comment_rows
+        else ""
+    )
     cells = (
         "<h2>Cells of your notebook that failed</h2><table><tr><th>cell</th><th>status</th>"
         f"<th>error</th></tr>{''.join(cell_rows)}</table>"
@@ -126,13 +180,15 @@ def render_feedback(result: dict, manual: dict[str, float] | None = None) -> str
 <title>Feedback: {assignment}</title>
 <style>{_CSS}</style></head><body>
 <h1>{assignment}: feedback for {esc(result.get("student", "?"))}</h1>
-<p><strong>Score: {_num(auto + manual_total)} / {_num(total_max)}</strong>
-({_num(auto)} / {_num(max_score)} from automatic tests; written answers: {_num(manual_total)} / {_num(manual_max)}).
+<p><strong>{headline}</strong>
+({_num(auto)} / {_num(max_score)} from automatic tests; written answers: {_num(manual_total)} / {_num(manual_max)}{", pending" if pending else ""}).
 Status: {esc(result.get("status", "?"))}.</p>
+{timing}
 {f"<ul>{notes}</ul>" if notes else ""}
 <h2>Tests</h2>
 <table><tr><th>notebook</th><th>test</th><th>points</th><th>message</th></tr>
 {"".join(rows)}</table>
+{comment_html}
 {cells}
 <p class="manual">Hidden tests compare your functions with a reference on inputs you have not
 seen; their code is not shown, only what went wrong.</p>
@@ -141,9 +197,14 @@ seen; their code is not shown, only what went wrong.</p>
 
 
 def write_feedback(
-    course: Course, assignment: str, problems: list[tuple[str, str]] | None = None
+    course: Course,
+    assignment: str,
+    problems: list[tuple[str, str]] | None = None,
+    missing: list[str] | None = None,
 ) -> list[str]:
-    """Write ``feedback/<student>/<assignment>/feedback.html`` for every graded submission.
+    """Write ``autograder-feedback/<student>/<assignment>/feedback.html`` for every graded
+    submission (beside nbgrader's ``feedback/``, which ``nbgrader generate_feedback`` owns: the
+    two never remove each other's files).
 
     A result that cannot be read, or whose student id is unusable as a folder name, is skipped
     (added to ``problems``); it never stops the others. Text in results is cleaned on read
@@ -157,6 +218,8 @@ def write_feedback(
         The assignment.
     problems : list, optional
         Receives ``(result file, what went wrong)`` for each result skipped.
+    missing : list, optional
+        Receives the students of the roster and gradebook who did not submit.
 
     Returns
     -------
@@ -167,8 +230,9 @@ def write_feedback(
     if not os.path.isdir(results_dir):
         raise FileNotFoundError(f"nothing graded yet for {assignment} (no {results_dir})")
     problems = problems if problems is not None else []
-    manual = _manual_scores(course, assignment)
+    extras = _gradebook_extras(course, assignment)
     written = []
+    seen = set()
     for name in sorted(os.listdir(results_dir)):
         if not name.endswith(".json"):
             continue
@@ -183,7 +247,11 @@ def write_feedback(
             problems.append((show_id(name), f"no feedback written: {why}"))
             continue
         try:
-            page = render_feedback(result, manual.get(student))
+            seen.add(student)
+            extra = extras.get(student, {})
+            page = render_feedback(
+                result, extra.get("manual"), extra.get("comments"), extra.get("late")
+            )
             out_dir = course.feedback_dir(student, assignment)
             os.makedirs(out_dir, exist_ok=True)
             path = os.path.join(out_dir, "feedback.html")
@@ -193,4 +261,59 @@ def write_feedback(
             problems.append((show_id(name), f"no feedback written ({clean_text(exc, 300)})"))
             continue
         written.append(path)
+    if missing is not None:
+        missing.extend(sorted(_class_list(course) - seen - set(extras)))
     return written
+
+
+def _class_list(course: Course) -> set[str]:
+    """Every student the course knows: the roster's and the gradebook's."""
+    from autograder.lms import load_roster
+
+    _, roster = load_roster(os.path.join(course.root, ".autograder"))
+    ids = {e.id for e in roster}
+    try:
+        from autograder.gradebook import open_gradebook
+
+        with open_gradebook(course) as gb:
+            ids |= {s.id for s in gb.students}
+    except Exception:
+        pass
+    return ids
+
+
+def feedback_zip(course: Course, assignment: str, path: str, layout: str | None = None) -> int:
+    """Pack every student's ``feedback.html`` into one zip for the LMS's bulk feedback upload.
+
+    Canvas ("Re-Upload Submissions" in the gradebook's assignment menu): each file named with the
+    prefix of the student's download, ``<name>_<user id>_<submission id>_feedback.html``, so
+    Canvas attaches it to that submission as a comment. Moodle ("Upload multiple feedback files
+    in a zip"): ``<Full Name>_<participant id>_assignsubmission_file_/feedback.html``. Plain:
+    ``<student>/feedback.html``. The layout is the one ``collect`` recorded per student, unless
+    ``layout`` says otherwise. Names in the zip are cleaned (no path separators, no control
+    characters).
+
+    Returns
+    -------
+    int
+        Files packed.
+    """
+    import zipfile
+
+    from autograder.lms import feedback_zip_name, load_identities
+
+    who = load_identities(course.state_dir(assignment))
+    base = os.path.join(course.root, "autograder-feedback")
+    n = 0
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with zipfile.ZipFile(path + ".tmp", "w", zipfile.ZIP_DEFLATED) as zf:
+        for student in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+            page = os.path.join(course.feedback_dir(student, assignment), "feedback.html")
+            if student_id_problem(student) is not None or not os.path.isfile(page):
+                continue
+            identity = who.get(student, {})
+            kind = layout or identity.get("layout", "plain")
+            zf.write(page, feedback_zip_name(kind, student, identity, "feedback.html"))
+            n += 1
+    os.replace(path + ".tmp", path)
+    return n

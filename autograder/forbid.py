@@ -266,11 +266,13 @@ def tainted_names(
             for name in names if found else ():
                 tainted.setdefault(name, f"uses {found[0]}")
         todo = list(tainted)
+        origin = dict(tainted)  # name -> the violation its taint comes from (bounded messages)
         while todo:  # each name is tainted once, each statement visited once per name it reads
             bad = todo.pop()
             for i in users.get(bad, ()):
-                for name in binds[i] - tainted.keys():
-                    tainted[name] = f"uses `{bad}`, which {tainted[bad]}"
+                for name in [n for n in binds[i] if n not in tainted]:
+                    origin[name] = origin[bad]
+                    tainted[name] = f"uses `{bad}`, which (through its chain) {origin[bad]}"
                     todo.append(name)
     except (_OutOfTime, RecursionError, MemoryError):
         return tainted, violations, False

@@ -13,6 +13,7 @@ journal (``journal.jsonl``) makes a killed run resumable without grading anythin
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -62,7 +63,9 @@ class GradeOptions:
     memory_mb : int or None
         Address-space limit of the sandbox.
     regrade : bool
-        Forget the journal and grade everything again.
+        Grade again every submission found in this run's folder (the others keep their grades).
+    regrade_students : list of str
+        Grade these students again (only them; the others keep their grades).
     progress : bool
         Draw the progress bar.
     runner_path : list of str
@@ -84,6 +87,7 @@ class GradeOptions:
     cell_timeout: float | None = None
     memory_mb: int | None = None
     regrade: bool = False
+    regrade_students: list[str] = field(default_factory=list)
     progress: bool = True
     runner_path: list[str] = field(default_factory=list)
     tmp_dir: str | None = None
@@ -110,6 +114,8 @@ class GradeSummary:
     refused : list of (str, str)
         Submissions that were not graded because their id or folder is unusable, with a
         message saying what is wrong and what to do (the id made printable).
+    resubmitted : list of str
+        Students graded again because their submission changed since it was graded.
     unfinished : list of (str, str)
         Submissions the executor could not grade in this run (a Dask worker that cannot
         isolate refused them, the cluster went away...), with why; nothing is journaled for
@@ -124,8 +130,43 @@ class GradeSummary:
     seconds: float = 0.0
     isolation: dict = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    resubmitted: list[str] = field(default_factory=list)
     unfinished: list[tuple[str, str]] = field(default_factory=list)
     executor: str = "local"
+
+
+def _version(folder: str) -> dict:
+    """Which version of a submission is graded: its content hash and submission time."""
+    from autograder.collect import submission_hash
+
+    submitted_at = ""
+    with contextlib.suppress(OSError):
+        with open(os.path.join(folder, "timestamp.txt"), encoding="utf-8", errors="replace") as fh:
+            submitted_at = clean_text(fh.read(100)).strip()
+    return {"sha256": submission_hash(folder), "submitted_at": submitted_at}
+
+
+def _answer_hashes(folder: str, specs: list[NotebookSpec]) -> dict[str, str]:
+    """``<notebook>/<grade id>`` -> hash of the student's answer, for each answer graded by hand:
+    a resubmission whose answer changed needs the human again."""
+    import hashlib
+
+    out: dict[str, str] = {}
+    for spec in specs:
+        manual = {c.grade_id for c in spec.graded if c.manual}
+        if not manual:
+            continue
+        try:
+            nb = load_notebook_json(os.path.join(folder, f"{spec.name}.ipynb"))
+        except (InvalidNotebook, OSError):
+            continue
+        for cell in nb["cells"]:
+            meta = cell["metadata"].get("nbgrader")
+            gid = meta.get("grade_id") if isinstance(meta, dict) else None
+            if gid in manual and f"{spec.name}/{gid}" not in out:
+                text = clean_text(cell.get("source", ""))
+                out[f"{spec.name}/{gid}"] = hashlib.sha256(text.encode()).hexdigest()
+    return out
 
 
 def discover(
@@ -158,7 +199,11 @@ def discover(
         raise FileNotFoundError(f"no submissions folder {submissions_root}")
     refused = refused if refused is not None else []
     out = []
-    for student in sorted(os.listdir(submissions_root)):
+    names = sorted(os.listdir(submissions_root))
+    single = _single_student(submissions_root, assignment)
+    if single is not None:  # one student's folder: <root>/<student>[/<assignment>]
+        submissions_root, names = os.path.dirname(single), [os.path.basename(single)]
+    for student in names:
         home = os.path.join(submissions_root, student)
         folder = os.path.join(home, assignment)
         try:
@@ -179,6 +224,25 @@ def discover(
             continue
         out.append((student, folder))
     return out
+
+
+def _single_student(path: str, assignment: str) -> str | None:
+    """The student folder when ``path`` is one student's ``<student>/<assignment>`` or
+    ``<student>`` folder (it holds notebooks, or an ``<assignment>`` folder with notebooks),
+    else None."""
+    path = os.path.abspath(path)
+
+    def has_notebooks(folder: str) -> bool:
+        try:
+            return any(n.endswith(".ipynb") for n in os.listdir(folder))
+        except OSError:
+            return False
+
+    if os.path.basename(path) == assignment and has_notebooks(path):
+        return os.path.dirname(path)
+    if has_notebooks(os.path.join(path, assignment)):
+        return path
+    return None
 
 
 def failed_result(
@@ -364,7 +428,15 @@ def _atomic_json(path: str, data: dict) -> None:
 
 
 def _record(
-    course: Course, gb, journal: Journal, results_dir: str, folder: str, result: dict, log
+    course: Course,
+    gb,
+    journal: Journal,
+    results_dir: str,
+    folder: str,
+    result: dict,
+    log,
+    version: dict,
+    stale: list[str],
 ) -> None:
     """Keep one result: its file, formgrader's copy, the journal, then the gradebook (retried
     while the database is unreachable, e.g. a PostgreSQL server restarting)."""
@@ -375,9 +447,9 @@ def _record(
         _copy_for_formgrader(course, result, folder)
     except OSError as exc:
         log.write(f"{log_text(student)}: could not copy to autograded/ ({log_text(exc)})\n")
-    journal.append("graded", student, status=result["status"], score=result["score"])
+    journal.append("graded", student, status=result["status"], score=result["score"], **version)
     try:
-        store_with_retry(gb, result, log=log)
+        store_with_retry(gb, result, course, stale, log=log)
         journal.append("stored", student)
     except Exception as exc:  # still failing after the retries: the next run re-stores it
         log.write(
@@ -611,8 +683,10 @@ def grade_assignment(
         os.makedirs(jobs_dir, mode=0o700)
     note = _ensure_in_gradebook(course, assignment, specs)
     journal = Journal(os.path.join(state, "journal.jsonl"))
-    if opts.regrade:
-        journal.reset()
+    # --regrade forgets the students being graded now (all of submitted/, or the one folder
+    # given), never anyone else; --regrade STUDENT... only those named
+    for student in [st for st, _ in subs] if opts.regrade else opts.regrade_students:
+        journal.append("reset", student)
     graded, stored = journal.read()
     base_job = make_base_job(course, assignment, specs, opts, [root], unisolated)
     timeout = base_job["timeout"]
@@ -631,14 +705,25 @@ def grade_assignment(
         for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
             try:
                 with open(os.path.join(results_dir, f"{student}.json")) as fh:
-                    store_with_retry(gb, json.load(fh), log=log)
+                    store_with_retry(gb, json.load(fh), course, log=log)
             except (OSError, ValueError):
                 del graded[student]  # its result file is gone: grade it again
                 continue
             journal.append("stored", student)
-        todo = [(st, folder) for st, folder in subs if st not in graded]
+        versions = {st: _version(folder) for st, folder in subs}
+        # a resubmission (other content than what was graded) is graded again
+        changed = [
+            st
+            for st, _ in subs
+            if st in graded
+            and graded[st].get("sha256", versions[st]["sha256"]) != versions[st]["sha256"]
+        ]
+        todo = [(st, folder) for st, folder in subs if st not in graded or st in changed]
         folders = dict(todo)
-        summary.skipped = [st for st, _ in subs if st in graded]
+        summary.skipped = [st for st, _ in subs if st in graded and st not in changed]
+        summary.resubmitted = changed
+        for st in changed:
+            log.write(f"{log_text(st)}: changed since it was graded: graded again\n")
         workers = max(1, opts.workers or os.cpu_count() or 1)
         progress = Progress(len(todo), enabled=opts.progress)
         if summary.skipped:
@@ -661,7 +746,7 @@ def grade_assignment(
         try:
             for task, outcome in executor.run(tasks):
                 student = task.key
-                if student in graded or student in summary.graded:  # a result that came twice
+                if student in summary.graded:  # a result that came twice
                     log.write(f"{log_text(student)}: duplicate result ignored (stored once)\n")
                     continue
                 if isinstance(outcome, TaskNotRun):  # not graded: nothing journaled, next run
@@ -674,7 +759,32 @@ def grade_assignment(
                         specs, student, assignment, "crashed", f"grader error: {outcome}"
                     )
                 result = outcome
-                _record(course, gb, journal, results_dir, folders[student], result, log)
+                result["version"] = versions[student]
+                result["answers"] = _answer_hashes(folders[student], specs)
+                stale: list[str] = []
+                if student in changed:  # hand grades of an answer that changed are not kept
+                    try:
+                        before = load_json_clean(os.path.join(results_dir, f"{student}.json"))
+                        old = before.get("answers", {}) if isinstance(before, dict) else {}
+                    except (OSError, ValueError):
+                        old = {}
+                    stale = [k for k, v in result["answers"].items() if old.get(k) != v]
+                    if stale:
+                        result.setdefault("messages", []).append(
+                            "written answer(s) changed since graded by hand, to be graded "
+                            "again: " + ", ".join(stale)
+                        )
+                _record(
+                    course,
+                    gb,
+                    journal,
+                    results_dir,
+                    folders[student],
+                    result,
+                    log,
+                    versions[student],
+                    stale,
+                )
                 summary.graded.append(student)
                 iso = next(
                     (nb["isolation"] for nb in result.get("notebooks", []) if nb.get("isolation")),

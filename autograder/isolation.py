@@ -26,12 +26,13 @@ Who the student's code runs as:
   student code, with no groups and ``no_new_privs``.
 
 Both: resource limits (CPU seconds, address space per process, processes, file size, open files,
-no core dumps), and a memory limit for the whole sandbox: the trusted side sums the resident
-memory of all the sandbox's processes ten times a second and kills the sandbox past the limit
-(:func:`tree_usage`), so several processes cannot together hold more than one may. (A cgroup v2
-``memory.max`` would be exact, but needs a cgroup delegated to the grader, which neither a
-laptop's login session under cgroup v1 nor a container usually gives.) The report says what
-applied.
+no core dumps), and a memory limit for the whole sandbox. Where systemd runs and delegates cgroups
+(a desktop session, a server: ``systemd-run --user --scope`` as a user, ``systemd-run --scope`` as
+root), each sandbox gets its own cgroup v2 scope with ``MemoryMax``, ``MemorySwapMax=0`` and
+``TasksMax`` (:func:`cgroup_prefix`). Everywhere, the trusted side also sums the resident memory of
+all the sandbox's processes ten times a second and kills the sandbox past the limit
+(:func:`tree_usage`), so several processes cannot together hold more than one may even without a
+cgroup (containers, cgroup v1 hosts). The report says what applied.
 
 Where bubblewrap cannot isolate (not installed, user namespaces disabled), the grader refuses to
 run student code unless the instructor explicitly allows unisolated grading, which the results
@@ -151,6 +152,10 @@ def _inside(path: str, trees: list[str]) -> bool:
     return any(path == t or path.startswith(t.rstrip("/") + "/") for t in trees)
 
 
+def _bwrap() -> str | None:
+    return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+
+
 @functools.lru_cache(maxsize=1)
 def probe() -> str:
     """Check once that bubblewrap can build a sandbox here, as this user.
@@ -165,7 +170,7 @@ def probe() -> str:
     NotIsolated
         Saying what is missing and how to fix it.
     """
-    bwrap = shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+    bwrap = _bwrap()
     if bwrap is None:
         raise NotIsolated(
             "bubblewrap is not installed: install Debian's package (`sudo apt-get install "
@@ -188,6 +193,67 @@ def _namespaces() -> list[str]:
     if os.geteuid() == 0:  # privileged: the child switches to a sandbox uid itself
         return [*ns, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     return [*ns, "--unshare-user", "--disable-userns"]
+
+
+@functools.lru_cache(maxsize=1)
+def _systemd_scope() -> list[str] | None:
+    """``systemd-run`` options that put a command in a new cgroup v2 scope, if that works here."""
+    run = shutil.which("systemd-run", path="/usr/bin:/bin")
+    if run is None or not os.path.isfile("/sys/fs/cgroup/cgroup.controllers"):
+        return None  # no systemd, or not a pure cgroup v2 hierarchy
+    base = [run, "--scope", "--quiet", "--collect"]
+    if os.geteuid() != 0:
+        base.insert(1, "--user")
+    # the sandbox needs its pipes: check that an inherited descriptor survives systemd-run
+    read, write = os.pipe()
+    try:
+        ok = subprocess.run(
+            [*base, "--", "/bin/sh", "-c", f"echo ok >&{write}"],
+            capture_output=True,
+            timeout=15,
+            check=False,
+            pass_fds=(write,),
+            env=scope_env(),
+        )
+        os.close(write)
+        write = -1
+        passed = ok.returncode == 0 and os.read(read, 16).strip() == b"ok"
+    except (OSError, subprocess.SubprocessError):
+        passed = False
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    return base if passed else None
+
+
+def scope_env() -> dict[str, str]:
+    """What ``systemd-run`` needs of the environment (the user's bus), and a plain ``PATH``."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+    for key in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def cgroup_prefix(limits: Limits) -> list[str]:
+    """The command prefix that runs a sandbox in its own cgroup v2 scope, or ``[]`` if none.
+
+    Parameters
+    ----------
+    limits : Limits
+        ``memory_mb`` becomes ``MemoryMax`` (swap off), ``nproc`` becomes ``TasksMax``.
+
+    Returns
+    -------
+    list of str
+        ``systemd-run ... --`` options, empty where systemd cannot delegate a cgroup.
+    """
+    base = _systemd_scope()
+    if base is None:
+        return []
+    props = [f"MemoryMax={limits.memory_mb}M", "MemorySwapMax=0", f"TasksMax={limits.nproc + 4}"]
+    return [*base, *(f"--property={p}" for p in props), "--"]
 
 
 def bwrap_command(
@@ -213,7 +279,11 @@ def bwrap_command(
     visible : list of str
         What is visible inside, in words, for the report.
     """
-    cmd = [probe(), *_namespaces(), "--hostname", "sandbox", "--clearenv"]
+    bwrap = _bwrap()  # the grader checked once that it works (probe); here only where it is
+    if bwrap is None:
+        raise NotIsolated("bubblewrap is not installed (sudo apt-get install bubblewrap)")
+    cmd = [*cgroup_prefix(limits), bwrap, *_namespaces(), "--hostname", "sandbox"]
+    cmd += ["--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     system = [p for p in _SYSTEM if os.path.isdir(p)]
@@ -320,6 +390,31 @@ def _stat(pid: int) -> list[bytes] | None:
 
 
 def _tree(root: int) -> list[int]:
+    """``root`` and its descendants, read from ``/proc/<pid>/task/<tid>/children`` (only the
+    sandbox's own processes: cheap however busy the machine is), else from a full scan."""
+    out, todo = [root], [root]
+    try:
+        while todo:
+            pid = todo.pop()
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+                out += kids
+                todo += kids
+        return out
+    except FileNotFoundError as exc:
+        if (
+            exc.filename
+            and exc.filename.endswith("/children")
+            and not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+        ):
+            return _tree_by_scan(root)  # a kernel without CONFIG_PROC_CHILDREN
+        return out  # a process ended while we looked: the rest is still right
+    except OSError:
+        return out
+
+
+def _tree_by_scan(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():

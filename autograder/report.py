@@ -63,18 +63,24 @@ def summarize(results: list[dict]) -> dict:
         frequent first), ``flagged`` (status -> list of (student, first message)).
     """
     failures: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
     flagged: dict[str, list[tuple[str, str]]] = {s: [] for s in FLAGGED}
     for r in results:
         for nb in r.get("notebooks", []):
             for t in nb.get("tests", []):
                 if t.get("kind") == "auto" and not t.get("passed"):
                     failures[str(t.get("grade_id"))] += 1
+                if t.get("kind") == "auto":
+                    lost[str(t.get("grade_id"))] += _score(t.get("max_points")) - _score(
+                        t.get("points")
+                    )
         if r.get("status") in flagged:
             flagged[r["status"]].append((r["student"], str((r.get("messages") or [""])[0])))
     return {
         "scores": {r["student"]: _score(r.get("score")) for r in results},
         "max_score": max((_score(r.get("max_score")) for r in results), default=0),
         "failures": failures.most_common(),
+        "mean_lost": {g: v / len(results) for g, v in lost.items()} if results else {},
         "flagged": flagged,
     }
 
@@ -125,9 +131,13 @@ def write_report(course: Course, assignment: str) -> str:
         "",
         "## Tests failed most often",
         "",
-        "| test | failed |",
-        "|---|---|",
-        *[f"| {md(gid, 200)} | {n} |" for gid, n in s["failures"]],
+        "| test | failed | share of students | mean points lost |",
+        "|---|---|---|---|",
+        *[
+            f"| {md(gid, 200)} | {n} | {n / max(1, len(scores)):.0%} | "
+            f"{s['mean_lost'].get(gid, 0):.2f} |"
+            for gid, n in s["failures"]
+        ],
         "",
         "## Flagged submissions",
         "",
@@ -137,6 +147,12 @@ def write_report(course: Course, assignment: str) -> str:
         lines.append("")
         lines.extend(f"- {md(student, 200)}: {md(msg, 500)}" for student, msg in items)
         lines.append("")
+    from autograder.feedback import _class_list
+
+    missing = sorted(_class_list(course) - set(s["scores"]))
+    lines += [f"### missing ({len(missing)})", ""]
+    lines.extend(f"- {md(student, 200)}: no submission" for student in missing)
+    lines.append("")
     if problems:
         lines += [f"## Results that could not be read ({len(problems)})", ""]
         lines.extend(f"- {md(name, 200)}: {md(why, 500)}" for name, why in problems)

@@ -34,8 +34,10 @@ from autograder.isolation import (
     NotIsolated,
     UidLease,
     bwrap_command,
+    cgroup_prefix,
     kill_tree,
     kill_uid,
+    scope_env,
     tree_usage,
 )
 from autograder.launch import PACKAGE_DIR, module_command
@@ -312,8 +314,13 @@ class Sandbox:
             "processes": "own PID namespace: /proc shows only the sandbox; all its processes die "
             "with it",
             "memory": f"{self.limits.memory_mb} MiB per process (RLIMIT_AS) and for all the "
-            "sandbox's processes together (resident memory summed by the grader 10 times a "
-            "second; no delegated cgroup v2)",
+            "sandbox's processes together: "
+            + (
+                "a cgroup v2 scope (MemoryMax, no swap, TasksMax) and "
+                if cgroup_prefix(self.limits)
+                else "no delegated cgroup v2 here; "
+            )
+            + "resident memory summed by the grader 10 times a second",
         }
         return cmd, {"report": report, "workdir": WORKDIR, "env": env}
 
@@ -334,7 +341,7 @@ class Sandbox:
                 stderr=out_w,
                 pass_fds=(req_r, resp_w, *files.values()),
                 start_new_session=True,
-                env=how["env"] if self.unisolated else {"PATH": _ENV["PATH"]},
+                env=how["env"] if self.unisolated else scope_env(),
                 cwd=how["workdir"] if self.unisolated else "/",
             )
         except (OSError, NotIsolated) as exc:

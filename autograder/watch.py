@@ -495,8 +495,11 @@ class Watcher:
 
     def finish(self, assignment: str, s: dict, result: dict) -> None:
         """Keep one result: file, journal, gradebook (if it is the student's latest), feedback."""
+        from autograder.grade import _version
+
         a = self.a[assignment]
         result["submission"] = {"timestamp": s["stamp"], "late": bool(s.get("late"))}
+        result["version"] = _version(s["copy"])  # content hash and submission time
         if s.get("late"):
             result.setdefault("messages", []).append(
                 f"submitted after the deadline ({s['stamp']}): graded, marked late"
@@ -533,7 +536,7 @@ class Watcher:
             self._publish(assignment, s, result)
             if self.gb is None:
                 self.gb = open_with_retry(self.course, log=self.log)
-            store_with_retry(self.gb, result, log=self.log)
+            store_with_retry(self.gb, result, self.course, log=self.log)
             a["journal"].append("stored", s["sub"])
         after = a["deadline"] is not None and time.time() > a["deadline"]
         shown = result if after else _visible(result, a["specs"], self.patterns)

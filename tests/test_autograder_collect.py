@@ -47,16 +47,19 @@ def test_collect_lms_zip(ag_course, tmp_path):
         },
     )
     report = collect(ag_course, A, str(archive))
+    # each student keyed by the layout's id: a folder, or Moodle's participant id (issue 14);
+    # a prefix before '_' is no id (it was a last name): listed, never guessed
     assert report.imported == {
         "alice": ["01-forward-pass.ipynb"],
-        "bob": ["01-forward-pass.ipynb"],
         "carol": ["01-forward-pass.ipynb", "notes.txt"],
+        "1": ["01-forward-pass.ipynb"],
     }
+    assert report.layouts == {"plain": 3, "moodle": 1}
     unmatched = dict(report.unmatched)
-    assert "Dave Smith_1_assignsubmission_file_/x.ipynb" in unmatched
+    assert "bob_12345_01-forward-pass-1.ipynb" in unmatched
     assert "readme.txt" in unmatched
     sub = Path(ag_course.submitted_dir)
-    assert (sub / "bob" / A / f"{A}.ipynb").read_bytes() == nb
+    assert (sub / "1" / A / f"{A}.ipynb").read_bytes() == nb
     assert (sub / "alice" / A / "timestamp.txt").exists()
 
 
@@ -161,6 +164,7 @@ def test_feedback_and_report_never_show_hidden_tests(ag_course, ag_runner_path, 
         assert not leaked, f"{path} shows hidden test or solution code: {leaked[:3]}"
         assert "HIDDEN" not in text and "nnlib" not in text
     naive = Path(ag_course.feedback_dir("naive", A)) / "feedback.html"
+    assert "autograder-feedback" in str(naive)  # not in nbgrader's feedback/ (issue 14)
     text = naive.read_text()
     assert "softmax_hidden" in text and "expected" in text and "tolerance" in text
     report = Path(write_report(ag_course, A)).read_text()

@@ -485,7 +485,7 @@ def _grade_and_check(user: pwd.struct_passwd | None) -> None:
         for cmd in (["feedback", A], ["report", A]):
             out = _cli(root, *cmd, user=user)
             assert out.returncode == 0, f"{cmd} failed:\n{out.stdout}\n{out.stderr[-2000:]}"
-        page = (root / "feedback" / "nonutf8_markup" / A / "feedback.html").read_text()
+        page = (root / "autograder-feedback" / "nonutf8_markup" / A / "feedback.html").read_text()
         assert "<img" not in page and "<script" not in page and "javascript:" not in page
         report = (root / ".autograder" / A / "report" / "report.md").read_text()
         assert "<img" not in report and "](javascript:" not in report
