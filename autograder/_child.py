@@ -130,7 +130,24 @@ class _Forbidden(importlib.abc.MetaPathFinder):
                     pass
 
     def install(self) -> None:
-        """Put the finder first and treat the modules already imported (NumPy)."""
+        """Put the finder first and treat the modules already imported (NumPy).
+
+        Libraries probe for optional modules with :func:`importlib.util.find_spec` (PyTorch
+        probes for scikit-learn): for them a forbidden module is simply not installed, while
+        importing it still fails with the reason.
+        """
+        import importlib.util
+
+        probe = importlib.util.find_spec
+        modules = self.modules
+
+        def find_spec(name: str, package: str | None = None) -> Any:
+            full = importlib.util.resolve_name(name, package) if name.startswith(".") else name
+            if any(full == m or full.startswith(m + ".") for m in modules):
+                return None
+            return probe(name, package)
+
+        importlib.util.find_spec = find_spec
         sys.meta_path.insert(0, self)
         for module in list(sys.modules.values()):
             self.after_import(module)

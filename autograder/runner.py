@@ -36,7 +36,13 @@ from autograder.notebook import (
 )
 from autograder.proxy import RemoteFunction
 from autograder.safe import clean_text
-from autograder.sandbox import Sandbox, SandboxCrashed, SandboxTimeout, StudentError
+from autograder.sandbox import (
+    WALL_FACTOR,
+    Sandbox,
+    SandboxCrashed,
+    SandboxTimeout,
+    StudentError,
+)
 
 __all__ = ["grade_submission", "main"]
 
@@ -204,8 +210,11 @@ def _run_tests(
                 results.append(_test_result(cell, False, "timeout", msg))
             continue
         limit = min(cell_timeout, remaining)
-        sandbox.call_deadline = time.monotonic() + limit
-        signal.setitimer(signal.ITIMER_REAL, limit + 1.0)
+        # the sandbox counts the student's CPU time against cell_timeout; wall time only as a
+        # safety net, so a test cell waiting on a busy machine is not cut short
+        wall = min(limit * WALL_FACTOR, remaining)
+        sandbox.call_deadline = time.monotonic() + wall
+        signal.setitimer(signal.ITIMER_REAL, wall + 1.0)
         error: BaseException | None = None
         try:
             code = compile(cell.source, f"<{cell.grade_id or f'cell {cell.index}'}>", "exec")

@@ -77,8 +77,11 @@ MUTANTS = [
         cell="dense_backward",
         old="dW = X.T @ dZ",
         new="dW = X.T @ dZ / X.shape[0]",
-        fails=["dense_backward_public", "dense_backward_hidden", *_TWO, "train_hidden"],
-        why="divides the weight gradient by N again (Fashion-MNIST learns too slowly: 0.62)",
+        fails=["dense_backward_public", "dense_backward_hidden", *_TWO],
+        # Fashion-MNIST learns too slowly (about 0.62), but train's hidden test draws its data and
+        # seed fresh for each grading, where a correct implementation reaches 0.67 to 0.81: its
+        # threshold (0.50) catches only networks that do not learn at all
+        why="divides the weight gradient by N again",
     ),
     dict(
         cell="dense_backward",
@@ -205,6 +208,13 @@ MUTANTS = [
         new='def numerical_gradient(X, Y, params, activation="sigmoid", h=1e-5):\n    h = 1e-5',
         fails=["numerical_gradient_hidden"],
         why="ignores the step h it is given",
+    ),
+    dict(
+        cell="numerical_gradient",
+        old="        grads[k] = g\n",
+        new="        params[k][...] = g  # reuses the caller's array\n        grads[k] = params[k]\n",
+        fails=["numerical_gradient_public"],
+        why="writes the gradient into the caller's params (right values, changed inputs)",
     ),
     # ---- relative_error
     dict(
