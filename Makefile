@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 
 SLIDES := _build/html/slides/lecture-08.slides.html
 
-.PHONY: help setup venv data browser sandbox vendor book slides serve test lint format clean bench
+.PHONY: help setup venv data browser sandbox database vendor book slides serve test lint format clean bench
 
 help:
 	@echo "make book   - set up everything, build the course (executes every chapter), print where to open it"
@@ -40,7 +40,12 @@ browser:
 sandbox:
 	@bash scripts/install-bubblewrap.sh
 
-setup: venv data browser sandbox
+# Debian's PostgreSQL server binaries, for the tests of the gradebook on PostgreSQL (each test
+# starts its own throw-away server in a temporary folder; no system service).
+database:
+	@bash scripts/install-postgresql.sh
+
+setup: venv data browser sandbox database
 
 # Browser assets the site serves itself (MathJax 3, reveal.js, ...) from the npm registry into
 # _vendor/static/ (git-ignored); skipped when already there.

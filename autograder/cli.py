@@ -5,13 +5,15 @@
     autograder release  <assignment>
     autograder roster   <class-list.csv>
     autograder grade    <assignment> [<submissions>] [--workers N] [--timeout S] [--memory M]
-                        [--regrade [STUDENT ...]]
+                        [--regrade [STUDENT ...]] [--scheduler tcp://HOST:PORT]
     autograder export   <file.csv> [--assignment A]... [--format long|canvas|moodle]
     autograder collect  <assignment> <zip-or-folder> [--pattern REGEX]
     autograder hand-grade <assignment> <student> <grade id> [points] [--comment TEXT]
     autograder feedback <assignment> [--zip FILE] [--lms canvas|moodle|plain]
     autograder report   <assignment>
     autograder check    <notebook.ipynb> [--source source/<assignment>]
+    autograder watch    <assignment>... [--exchange DIR] [--min-interval S] [--deadline D] [--once]
+    autograder status   [<assignment>...]
 
 The course directory is ``--course-dir``, else ``$AUTOGRADER_COURSE_DIR``, else the current folder
 when it holds ``nbgrader_config.py``, else ``./exercises``.
@@ -61,6 +63,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         runner_path=[os.path.abspath(p) for p in args.runner_path],
         allow_unisolated=args.allow_unisolated,
+        scheduler=args.scheduler,
     )
     summary = grade_assignment(course, args.assignment, args.submissions, opts)
     statuses = Counter(r["status"] for r in summary.results.values())
@@ -77,6 +80,64 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"REFUSED {shown}: {why}", file=sys.stderr)
     if summary.refused:
         print(f"{len(summary.refused)} submission(s) refused, not graded (see above)")
+    for shown, why in summary.unfinished:
+        print(f"NOT GRADED {shown}: {why}", file=sys.stderr)
+    if summary.unfinished:
+        print(
+            f"{len(summary.unfinished)} submission(s) not graded in this run; rerun to grade them"
+        )
+        return 3
+    return 0
+
+
+def _watch_options(args: argparse.Namespace):
+    from autograder.grade import GradeOptions
+    from autograder.watch import WatchOptions
+
+    return WatchOptions(
+        exchange=args.exchange,
+        interval=args.interval,
+        min_interval=args.min_interval,
+        deadline=args.deadline,
+        show_before_deadline=args.show,
+        grade=GradeOptions(
+            workers=args.workers,
+            timeout=args.timeout,
+            progress=False,
+            runner_path=[os.path.abspath(p) for p in args.runner_path],
+            allow_unisolated=args.allow_unisolated,
+            scheduler=args.scheduler,
+        ),
+    )
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from autograder.watch import watch, watch_once
+
+    course = load_course(args.course_dir)
+    opts = _watch_options(args)
+    if args.once:
+        n = watch_once(course, args.assignments, opts)
+        print(f"graded {n} submission(s)")
+        return 0
+    print(f"watching {', '.join(args.assignments)} (stop with Ctrl-C or SIGTERM)", flush=True)
+    watch(course, args.assignments, opts)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from autograder.watch import queue_status
+
+    course = load_course(args.course_dir)
+    for assignment in args.assignments or course.assignments():
+        q = queue_status(course, assignment)
+        med = "-" if q["median_s"] is None else f"{q['median_s']:.1f} s"
+        p95 = "-" if q["p95_s"] is None else f"{q['p95_s']:.1f} s"
+        print(
+            f"{assignment}: waiting {q['waiting']}, running {q['running']}, done {q['done']}, "
+            f"failed {q['failed']} (superseded {q['superseded']}, late {q['late']}); "
+            f"submit-to-feedback median {med}, 95th percentile {p95}"
+        )
     return 0
 
 
@@ -243,6 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade even where bubblewrap cannot isolate student code (results say so; "
         "only for trusted submissions)",
     )
+    g.add_argument(
+        "--scheduler",
+        help="grade on this Dask cluster (tcp://HOST:PORT; default: c.Autograder.scheduler, "
+        "else the local process pool)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
         "--runner-path",
@@ -251,6 +317,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra import path for the trusted test runner only",
     )
     g.set_defaults(func=_cmd_grade)
+
+    w = sub.add_parser("watch", help="grade on submit: follow nbgrader's exchange")
+    w.add_argument("assignments", nargs="+")
+    w.add_argument("--exchange", help="nbgrader's exchange root (default: c.Exchange.root)")
+    w.add_argument("--interval", type=float, default=2.0, help="seconds between looks")
+    w.add_argument(
+        "--min-interval",
+        type=float,
+        help="least seconds between two graded submissions of a student (c.Autograder.min_interval)",
+    )
+    w.add_argument("--deadline", help="later submissions are marked late (c.Autograder.deadline)")
+    w.add_argument(
+        "--show",
+        action="append",
+        help="grade-id pattern of a test shown before the deadline (repeatable; default: the "
+        "tests that are not hidden; c.Autograder.show_before_deadline)",
+    )
+    w.add_argument("--once", action="store_true", help="grade what is there, then exit")
+    w.add_argument("--scheduler", help="grade on this Dask cluster (tcp://HOST:PORT)")
+    w.add_argument("--workers", type=int, help="parallel submissions on the local pool")
+    w.add_argument("--timeout", type=float, help="seconds per submission")
+    w.add_argument("--allow-unisolated", action="store_true", help="as for grade")
+    w.add_argument("--runner-path", action="append", default=[], help="as for grade")
+    w.set_defaults(func=_cmd_watch)
+
+    st = sub.add_parser("status", help="the watcher's queue and submit-to-feedback times")
+    st.add_argument("assignments", nargs="*")
+    st.set_defaults(func=_cmd_status)
 
     e = sub.add_parser("export", help="write scores from the gradebook as CSV")
     e.add_argument("file")

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "tmp_mb": 64,
     "uid_base": 61000,
     "output_cap": 64 * 1024,
+    "scheduler": "",  # a Dask scheduler (tcp://HOST:PORT) to grade on; empty: the local pool
     "due_dates": {},
     "extensions": {},
     "lms_assignment_ids": {},

@@ -13,7 +13,6 @@ journal (``journal.jsonl``) makes a killed run resumable without grading anythin
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import fcntl
 import json
@@ -27,8 +26,10 @@ import time
 from dataclasses import dataclass, field
 
 from autograder.config import Course
+from autograder.db import store_with_retry
+from autograder.executors import Task, TaskNotRun, make_executor
 from autograder.forbid import module_locations
-from autograder.gradebook import open_gradebook, store_result
+from autograder.gradebook import open_gradebook
 from autograder.isolation import DATA_DIR, NotIsolated, probe
 from autograder.journal import Journal
 from autograder.launch import module_command
@@ -76,6 +77,9 @@ class GradeOptions:
     allow_unisolated : bool
         Grade even where bubblewrap cannot isolate the student's code (the results say so).
         Without it such a machine refuses to run student code.
+    scheduler : str or None
+        A Dask scheduler (``tcp://HOST:PORT``) to grade on (default: ``c.Autograder.scheduler``,
+        else the local process pool); see :mod:`autograder.executors`.
     """
 
     workers: int | None = None
@@ -88,6 +92,7 @@ class GradeOptions:
     runner_path: list[str] = field(default_factory=list)
     tmp_dir: str | None = None
     allow_unisolated: bool = False
+    scheduler: str | None = None
 
 
 @dataclass
@@ -111,6 +116,12 @@ class GradeSummary:
         message saying what is wrong and what to do (the id made printable).
     resubmitted : list of str
         Students graded again because their submission changed since it was graded.
+    unfinished : list of (str, str)
+        Submissions the executor could not grade in this run (a Dask worker that cannot
+        isolate refused them, the cluster went away...), with why; nothing is journaled for
+        them, so the next run grades them.
+    executor : str
+        ``local`` or ``dask``.
     """
 
     graded: list[str] = field(default_factory=list)
@@ -120,6 +131,8 @@ class GradeSummary:
     isolation: dict = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
     resubmitted: list[str] = field(default_factory=list)
+    unfinished: list[tuple[str, str]] = field(default_factory=list)
+    executor: str = "local"
 
 
 def _version(folder: str) -> dict:
@@ -414,6 +427,36 @@ def _atomic_json(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _record(
+    course: Course,
+    gb,
+    journal: Journal,
+    results_dir: str,
+    folder: str,
+    result: dict,
+    log,
+    version: dict,
+    stale: list[str],
+) -> None:
+    """Keep one result: its file, formgrader's copy, the journal, then the gradebook (retried
+    while the database is unreachable, e.g. a PostgreSQL server restarting)."""
+
+    student = result["student"]
+    _atomic_json(os.path.join(results_dir, f"{student}.json"), result)
+    try:
+        _copy_for_formgrader(course, result, folder)
+    except OSError as exc:
+        log.write(f"{log_text(student)}: could not copy to autograded/ ({log_text(exc)})\n")
+    journal.append("graded", student, status=result["status"], score=result["score"], **version)
+    try:
+        store_with_retry(gb, result, course, stale, log=log)
+        journal.append("stored", student)
+    except Exception as exc:  # still failing after the retries: the next run re-stores it
+        log.write(
+            f"{log_text(student)}: NOT stored in the gradebook ({log_text(exc)}); rerun to retry\n"
+        )
+
+
 def _ensure_in_gradebook(course: Course, assignment: str, specs: list[NotebookSpec]) -> str:
     """Make the gradebook know the assignment's current cells (re-releasing if it does not)."""
     from nbgrader.api import MissingEntry
@@ -503,6 +546,31 @@ def _provided(spec: NotebookSpec) -> dict:
     return {"paths": paths, "env": env, "data": data}
 
 
+def machine_paths(specs: list[NotebookSpec], hide: list[str]) -> dict:
+    """This machine's part of a job: what the sandbox must not see and what it is given.
+
+    Parameters
+    ----------
+    specs : list of NotebookSpec
+        The assignment's notebooks.
+    hide : list of str
+        Folders to hide besides datasets and forbidden packages (the course, the submissions,
+        the grader's state; on a Dask worker, the task's private folder).
+
+    Returns
+    -------
+    dict
+        ``hide``, ``forbid_modules`` and ``provide`` for the runner's job.
+    """
+    forbid_modules, hide, provide = {}, [*hide, *_dataset_folders()], {}
+    for spec in specs:
+        modules, paths = module_locations(spec.forbid)
+        forbid_modules[spec.name] = modules
+        hide.extend(p for p in paths if p not in hide)
+        provide[spec.name] = _provided(spec)
+    return {"hide": hide, "forbid_modules": forbid_modules, "provide": provide}
+
+
 def _dataset_folders() -> list[str]:
     """Where the datasets live on this machine: hidden from every sandbox (an assignment that
     may use one gets the files it allows bound at ``/data``, nothing more)."""
@@ -512,6 +580,59 @@ def _dataset_folders() -> list[str]:
         return [os.path.realpath(locate_fashion_mnist())]
     except Exception:  # no dataset here, or no nnlib: nothing to hide
         return []
+
+
+def make_base_job(
+    course: Course,
+    assignment: str,
+    specs: list[NotebookSpec],
+    opts: GradeOptions,
+    hide: list[str],
+    unisolated: str,
+) -> dict:
+    """The runner's job for ``assignment`` without the student's part (``student``,
+    ``submission_dir``): limits, time limits, this machine's paths, the seed secret.
+
+    Parameters
+    ----------
+    course : Course
+        The course.
+    assignment : str
+        The assignment.
+    specs : list of NotebookSpec
+        Its notebooks.
+    opts : GradeOptions
+        Limits given on the command line (``None``: the course's settings).
+    hide : list of str
+        Folders to hide from the sandbox besides the course and its state (submissions).
+    unisolated : str
+        The warning from :func:`check_isolation` (empty when isolated).
+
+    Returns
+    -------
+    dict
+        The job's common part.
+    """
+    s = course.settings
+    state = course.state_dir(assignment)
+    timeout = float(opts.timeout or s["timeout"])
+    cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
+    limits = {k: s[k] for k in ("nproc", "fsize_mb", "nofile", "tmp_mb")}
+    limits["memory_mb"] = int(opts.memory_mb or s["memory_mb"])
+    limits["cpu_s"] = int(timeout) + 5
+    return {
+        "assignment": assignment,
+        "source_dir": course.source_dir(assignment),
+        "limits": limits,
+        "timeout": timeout,
+        "cell_timeout": cell_timeout,
+        **machine_paths(specs, [course.root, *hide, state]),
+        "uid_base": int(s["uid_base"]),
+        "output_cap": int(s["output_cap"]),
+        "runner_path": list(opts.runner_path),
+        "unisolated": bool(unisolated),
+        "seed_secret": _secret(state),
+    }
 
 
 def grade_assignment(
@@ -540,7 +661,9 @@ def grade_assignment(
     """
     opts = options or GradeOptions()
     start = time.monotonic()
-    unisolated = check_isolation(opts.allow_unisolated)
+    scheduler = opts.scheduler or course.settings.get("scheduler") or None
+    # on a cluster each worker checks its own isolation (and refuses tasks it cannot isolate)
+    unisolated = "" if scheduler else check_isolation(opts.allow_unisolated)
     root = os.path.abspath(submissions_root or course.submitted_dir)
     specs = load_assignment(course.source_dir(assignment))
     refused: list[tuple[str, str]] = []
@@ -565,33 +688,8 @@ def grade_assignment(
     for student in [st for st, _ in subs] if opts.regrade else opts.regrade_students:
         journal.append("reset", student)
     graded, stored = journal.read()
-    s = course.settings
-    timeout = float(opts.timeout or s["timeout"])
-    cell_timeout = min(float(opts.cell_timeout or s["cell_timeout"]), timeout)
-    forbid_modules, hide, provide = {}, [course.root, root, state, *_dataset_folders()], {}
-    for spec in specs:
-        modules, paths = module_locations(spec.forbid)
-        forbid_modules[spec.name] = modules
-        hide.extend(p for p in paths if p not in hide)
-        provide[spec.name] = _provided(spec)
-    limits = {k: s[k] for k in ("nproc", "fsize_mb", "nofile", "tmp_mb")}
-    limits["memory_mb"] = int(opts.memory_mb or s["memory_mb"])
-    limits["cpu_s"] = int(timeout) + 5
-    base_job = {
-        "assignment": assignment,
-        "source_dir": course.source_dir(assignment),
-        "limits": limits,
-        "timeout": timeout,
-        "cell_timeout": cell_timeout,
-        "hide": hide,
-        "forbid_modules": forbid_modules,
-        "provide": provide,
-        "uid_base": int(s["uid_base"]),
-        "output_cap": int(s["output_cap"]),
-        "runner_path": list(opts.runner_path),
-        "unisolated": bool(unisolated),
-        "seed_secret": _secret(state),
-    }
+    base_job = make_base_job(course, assignment, specs, opts, [root], unisolated)
+    timeout = base_job["timeout"]
     # every line that holds student text is cleaned (log_text): valid UTF-8, one line per event
     log = open(os.path.join(state, "grade.log"), "a", encoding="utf-8", errors="replace")
     log.write(
@@ -607,7 +705,7 @@ def grade_assignment(
         for student in sorted(set(graded) - stored):  # graded by a killed run, not yet stored
             try:
                 with open(os.path.join(results_dir, f"{student}.json")) as fh:
-                    store_result(gb, json.load(fh), course)
+                    store_with_retry(gb, json.load(fh), course, log=log)
             except (OSError, ValueError):
                 del graded[student]  # its result file is gone: grade it again
                 continue
@@ -630,25 +728,37 @@ def grade_assignment(
         progress = Progress(len(todo), enabled=opts.progress)
         if summary.skipped:
             log.write(f"resuming: {len(summary.skipped)} already graded\n")
-        with cf.ThreadPoolExecutor(workers) as pool:
-            futures = {
-                pool.submit(
-                    _run_one,
-                    {**base_job, "student": st, "submission_dir": folder},
-                    specs,
-                    timeout + 30,
-                    jobs_dir,
-                ): st
-                for st, folder in todo
-            }
-            for fut in cf.as_completed(futures):
-                student = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # e.g. no disk space for the job folder
-                    result = failed_result(
-                        specs, student, assignment, "crashed", f"grader error: {exc}"
+        executor = make_executor(
+            scheduler,
+            workers,
+            jobs_dir,
+            specs,
+            course.source_dir(assignment),
+            opts.allow_unisolated,
+        )
+        summary.executor = executor.name
+        if scheduler:
+            log.write(f"executor: Dask scheduler {log_text(scheduler)}\n")
+        tasks = [
+            Task(st, {**base_job, "student": st, "submission_dir": folder}, folder, timeout + 30)
+            for st, folder in todo
+        ]
+        try:
+            for task, outcome in executor.run(tasks):
+                student = task.key
+                if student in summary.graded:  # a result that came twice
+                    log.write(f"{log_text(student)}: duplicate result ignored (stored once)\n")
+                    continue
+                if isinstance(outcome, TaskNotRun):  # not graded: nothing journaled, next run
+                    summary.unfinished.append((show_id(student), clean_text(str(outcome), 2000)))
+                    log.write(f"UNFINISHED {log_text(student)}: {log_text(outcome)}\n")
+                    progress.update(f"{student}: not graded")
+                    continue
+                if isinstance(outcome, BaseException):  # e.g. no disk space for the job folder
+                    outcome = failed_result(
+                        specs, student, assignment, "crashed", f"grader error: {outcome}"
                     )
+                result = outcome
                 result["version"] = versions[student]
                 result["answers"] = _answer_hashes(folders[student], specs)
                 stale: list[str] = []
@@ -664,29 +774,17 @@ def grade_assignment(
                             "written answer(s) changed since graded by hand, to be graded "
                             "again: " + ", ".join(stale)
                         )
-                _atomic_json(os.path.join(results_dir, f"{student}.json"), result)
-                try:
-                    _copy_for_formgrader(course, result, folders[student])
-                except OSError as exc:
-                    log.write(
-                        f"{log_text(student)}: could not copy to autograded/ ({log_text(exc)})\n"
-                    )
-                journal.append(
-                    "graded",
-                    student,
-                    status=result["status"],
-                    score=result["score"],
-                    **versions[student],
+                _record(
+                    course,
+                    gb,
+                    journal,
+                    results_dir,
+                    folders[student],
+                    result,
+                    log,
+                    versions[student],
+                    stale,
                 )
-                try:
-                    store_result(gb, result, course, stale)
-                    journal.append("stored", student)
-                except Exception as exc:  # e.g. the database is locked: the next run re-stores it
-                    gb.db.rollback()
-                    log.write(
-                        f"{log_text(student)}: NOT stored in the gradebook ({log_text(exc)}); "
-                        "rerun to retry\n"
-                    )
                 summary.graded.append(student)
                 iso = next(
                     (nb["isolation"] for nb in result.get("notebooks", []) if nb.get("isolation")),
@@ -703,6 +801,8 @@ def grade_assignment(
                 progress.update(
                     f"{student}: {result['status']} {result['score']:g}/{result['max_score']:g}"
                 )
+        finally:
+            executor.close()
     journal.close()
     for st, _ in subs:
         path = os.path.join(results_dir, f"{st}.json")

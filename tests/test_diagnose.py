@@ -280,7 +280,7 @@ def test_a_typical_mistake_gets_its_diagnosis(
     for k, t in tests.items():  # a diagnosis only where a test of this function fails
         if t.get("diagnosis") and not t.get("root_cause"):
             assert k in failed, f"{student}: {k} got a diagnosis: {t['diagnosis']!r}"
-    page = (Path(root) / "feedback" / student / assignment / "feedback.html").read_text()
+    page = (Path(root) / "autograder-feedback" / student / assignment / "feedback.html").read_text()
     assert "Likely cause:" in page and 'href="https://' in page
 
 
@@ -297,7 +297,7 @@ def test_a_wrong_sign_in_softmax_cross_entropy_is_named_as_the_root_cause(tmp_ro
         assert tests[k]["root_cause"]["function"] == "softmax_cross_entropy", tests[k]
         text = tests[k]["message"] + tests[k].get("diagnosis", "")
         assert "`softmax_cross_entropy`" in text, tests[k]
-    page = (Path(root) / "feedback" / "sce_sign" / "02-backprop" / "feedback.html").read_text()
+    page = (Path(root) / "autograder-feedback" / "sce_sign" / "02-backprop" / "feedback.html").read_text()
     assert "fails only because" in page
 
 
