@@ -14,7 +14,8 @@ from torch import nn
 
 from nnlib import activations as activations_
 from nnlib import layers as layers_
-from nnlib import regularizers as regularizers_
+from nnlib import losses as losses_
+from nnlib import optimizers as optimizers_
 from nnlib.models import Sequential
 from nnlib.torch_backend.devices import DeviceLike, DTypeLike, _resolve_dtype, resolve_device
 from nnlib.torch_backend.modules import (
@@ -61,15 +62,23 @@ def _torch_activation(act: activations_.Activation, where: str) -> nn.Module:
     )
 
 
-def _l1l2(reg: Any, where: str) -> tuple[float, float] | None:
-    if reg is None:
-        return None
-    if _same_math(reg, regularizers_.L1L2, ("__call__", "gradient")):
-        return float(reg.l1), float(reg.l2)
-    raise TypeError(
-        f"{where}: regularizer {reg!r} ({type(reg).__name__}) has no PyTorch equivalent; the "
-        "PyTorch path supports nnlib's L1L2 (regularizers.l1, l2, l1_l2)."
-    )
+_ABSTRACT = {losses_.Loss.value, losses_.Loss.grad, optimizers_.Optimizer.update}
+
+
+def _check_portable(obj: Any, kind: str, methods: Sequence[str]) -> None:
+    """Refuse an object whose math the PyTorch path cannot run on tensors.
+
+    The PyTorch path calls nnlib's own methods on tensors; those are written with the Python array
+    API. A method defined outside nnlib (or left abstract) is NumPy code we cannot vouch for.
+    """
+    for name in methods:
+        fn = getattr(type(obj), name, None)
+        if fn is None or fn in _ABSTRACT or not fn.__module__.startswith("nnlib."):
+            raise TypeError(
+                f"{kind} {type(obj).__name__} has no PyTorch equivalent: its {name!r} is not "
+                "nnlib's (the PyTorch path runs nnlib's own math, written with the array API, on "
+                "tensors). Train this model with the NumPy path, model.fit(...)."
+            )
 
 
 def _check_layer(layer: layers_.Layer) -> None:
@@ -87,8 +96,9 @@ def _check_layer(layer: layers_.Layer) -> None:
             where = f"Layer {layer.name!r} ({type(layer).__name__})"
             if isinstance(layer, layers_.Dense):
                 _torch_activation(layer.activation, where)
-                _l1l2(layer.kernel_regularizer, where)
-                _l1l2(layer.bias_regularizer, where)
+                for reg in (layer.kernel_regularizer, layer.bias_regularizer):
+                    if reg is not None:
+                        _check_portable(reg, f"{where}: regularizer", ("__call__", "gradient"))
             elif isinstance(layer, layers_.Activation):
                 _torch_activation(layer.activation, where)
             return
@@ -104,14 +114,12 @@ def _convert_layer(layer: layers_.Layer, device: torch.device, dtype: torch.dtyp
     _check_layer(layer)
     where = f"Layer {layer.name!r} ({type(layer).__name__})"
     if isinstance(layer, layers_.Dense):
+        activation = _torch_activation(layer.activation, where)
         return TorchDense(
             layer.input_shape[0],
             layer.units,
-            _torch_activation(layer.activation, where),
-            layer.activation.name,
-            use_bias=layer.use_bias,
-            kernel_l1l2=_l1l2(layer.kernel_regularizer, where),
-            bias_l1l2=_l1l2(layer.bias_regularizer, where),
+            activation,
+            layer.use_bias,
             device=device,
             dtype=dtype,
         )

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from nnlib import activations, layers
+
 Tensor = torch.Tensor
 
 
@@ -39,7 +41,7 @@ class LeakyReLU(nn.Module):
         Tensor
             Same shape as ``z``.
         """
-        return torch.where(z < 0, z * self.alpha, z)
+        return activations.leaky_relu(z, self.alpha)
 
     def extra_repr(self) -> str:
         """The arguments shown by ``repr(module)``."""
@@ -47,7 +49,7 @@ class LeakyReLU(nn.Module):
 
 
 class TorchDense(nn.Module):
-    """nnlib's ``Dense``: an ``nn.Linear`` (weight ``W.T``), its activation, its penalties.
+    """nnlib's ``Dense``: an ``nn.Linear`` (weight ``W.T``, shape (H, D)) and its activation.
 
     Parameters
     ----------
@@ -55,11 +57,7 @@ class TorchDense(nn.Module):
         ``D`` and ``H``.
     activation : nn.Module
         Applied to ``z = x W + b``.
-    activation_name : str
-        nnlib's name of the activation (``'softmax'`` marks the fused output).
     use_bias : bool
-    kernel_l1l2, bias_l1l2 : (float, float) or None
-        ``(l1, l2)`` of the regularizers, None for none.
     device, dtype
         Where and in which precision to create the weights (left uninitialized).
     """
@@ -69,10 +67,7 @@ class TorchDense(nn.Module):
         in_features: int,
         units: int,
         activation: nn.Module,
-        activation_name: str,
         use_bias: bool = True,
-        kernel_l1l2: tuple[float, float] | None = None,
-        bias_l1l2: tuple[float, float] | None = None,
         *,
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
@@ -82,48 +77,17 @@ class TorchDense(nn.Module):
             nn.Linear, in_features, units, bias=use_bias, device=device, dtype=dtype
         )
         self.activation = activation
-        self.activation_name = activation_name
-        self.kernel_l1l2 = kernel_l1l2
-        self.bias_l1l2 = bias_l1l2
 
     def forward(self, x: Tensor) -> Tensor:
-        """``a = f(x W + b)``.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, D)
-
-        Returns
-        -------
-        Tensor, shape (N, H)
-        """
+        """``a = f(x W + b)``: (N, D) -> (N, H)."""
         return self.activation(self.linear(x))
-
-    def penalty(self) -> Tensor | None:
-        """The regularization term this layer adds to the loss.
-
-        Returns
-        -------
-        Tensor or None
-            ``l1 sum|W| + l2 sum W^2`` (plus the bias' terms); None without regularizers.
-        """
-        total = None
-        terms = [(self.linear.weight, self.kernel_l1l2), (self.linear.bias, self.bias_l1l2)]
-        for w, reg in terms:
-            if reg is None or w is None:
-                continue
-            l1, l2 = reg
-            term = l1 * w.abs().sum() + l2 * (w * w).sum()
-            total = term if total is None else total + term
-        return total
 
 
 class TorchBatchNorm(nn.Module):
-    """nnlib's (Keras') batch normalization, which ``nn.BatchNorm1d`` does not reproduce.
+    """nnlib's (Keras') batch normalization: :func:`nnlib.layers.batchnorm_forward` on tensors.
 
-    Training: ``x_hat = (x - mu) / sqrt(var + eps)`` with the *biased* batch variance, and
-    ``running = momentum running + (1 - momentum) batch`` for the mean and the (biased) variance.
-    Inference, or ``frozen``: the running statistics instead.
+    ``nn.BatchNorm1d`` differs (momentum 0.1 in the other convention, epsilon 1e-5, an unbiased
+    running variance). A ``frozen`` layer (nnlib: not trainable) runs in inference mode.
 
     Parameters
     ----------
@@ -150,30 +114,23 @@ class TorchBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(num_features, **kw))
         self.register_buffer("running_var", torch.ones(num_features, **kw))
         self.momentum, self.epsilon = float(momentum), float(epsilon)
-        self.frozen = False  # nnlib: a non-trainable BN layer runs in inference mode
+        self.frozen = False
 
     def forward(self, x: Tensor) -> Tensor:
-        """Normalize each feature (column) of a batch, then scale and shift.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, D)
-
-        Returns
-        -------
-        Tensor, shape (N, D)
-        """
-        if self.training and not self.frozen:
-            mu = x.mean(dim=0)
-            var = x.var(dim=0, correction=0)
-            x_hat = (x - mu) * (1.0 / torch.sqrt(var + self.epsilon))
-            with torch.no_grad():
-                m = self.momentum
-                self.running_mean.mul_(m).add_((1 - m) * mu)
-                self.running_var.mul_(m).add_((1 - m) * var)
-        else:
-            x_hat = (x - self.running_mean) / torch.sqrt(self.running_var + self.epsilon)
-        return self.weight * x_hat + self.bias
+        """Normalize each feature of a batch (N, D), then scale and shift: (N, D)."""
+        out, _ = layers.batchnorm_forward(
+            x,
+            self.weight,
+            self.bias,
+            self.running_mean,
+            self.running_var,
+            self.momentum,
+            self.epsilon,
+            self.training and not self.frozen,
+        )
+        self.running_mean.detach_()  # the moving averages are statistics, not part of the graph
+        self.running_var.detach_()
+        return out
 
     def extra_repr(self) -> str:
         """The arguments shown by ``repr(module)``."""
@@ -181,13 +138,13 @@ class TorchBatchNorm(nn.Module):
 
 
 class TorchDropout(nn.Module):
-    """Inverted dropout as nnlib writes it: ``mask = (u >= rate) / (1 - rate)``, ``u ~ U(0, 1)``.
+    """nnlib's inverted dropout, :func:`nnlib.layers.dropout_forward`, with masks drawn by torch.
 
     Parameters
     ----------
     rate : float in [0, 1]
     generator : torch.Generator, optional
-        Source of the masks (``TorchModel.fit`` seeds one from the nnlib model's RNG).
+        Source of the masks (``TorchModel`` seeds one from the nnlib model's RNG).
     """
 
     def __init__(self, rate: float, generator: torch.Generator | None = None) -> None:
@@ -196,24 +153,12 @@ class TorchDropout(nn.Module):
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
-        """Drop and rescale in training mode; the identity otherwise.
+        """Drop and rescale in training mode; the identity otherwise (same shape as ``x``)."""
+        out, _ = layers.dropout_forward(x, self.rate, self.training, self._uniform)
+        return out
 
-        Parameters
-        ----------
-        x : Tensor
-
-        Returns
-        -------
-        Tensor
-            Same shape as ``x``.
-        """
-        if not self.training or self.rate == 0:
-            return x
-        if self.rate >= 1:
-            return torch.zeros_like(x)
-        u = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
-        mask = (u >= self.rate).to(x.dtype) / (1 - self.rate)
-        return x * mask
+    def _uniform(self, x: Tensor) -> Tensor:
+        return torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
 
     def extra_repr(self) -> str:
         """The arguments shown by ``repr(module)``."""
@@ -333,22 +278,6 @@ class TorchSequential(nn.Module):
             z = last.linear(x)
             return last.activation(z), z
         return last(x), None
-
-    def penalty(self) -> Tensor | None:
-        """Sum of the Dense layers' regularization terms.
-
-        Returns
-        -------
-        Tensor or None
-            None when no layer has a regularizer.
-        """
-        total = None
-        for layer in self.layers:
-            if isinstance(layer, TorchDense):
-                p = layer.penalty()
-                if p is not None:
-                    total = p if total is None else total + p
-        return total
 
     def check_input(self, x: Any) -> None:
         """Raise a ``TypeError`` / ``ValueError`` that says how to fix a wrong input.
