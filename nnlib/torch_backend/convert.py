@@ -1,6 +1,6 @@
-"""Conversion of an nnlib ``Sequential`` to a ``torch.nn.Module`` and back (:func:`to_torch`, :func:`load_from_torch`).
+"""An nnlib ``Sequential`` as a ``torch.nn.Module`` and back (:func:`to_torch`, :func:`load_from_torch`).
 
-Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping and the differences).
+Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping).
 """
 
 from __future__ import annotations
@@ -29,47 +29,30 @@ from nnlib.torch_backend.modules import (
 
 Array = np.ndarray
 Tensor = torch.Tensor
+Slot = tuple[str, bool, Tensor, bool]  # (nnlib weight name, is a parameter, tensor, transposed)
 
-
+_LAYERS = {
+    layers_.Dense: lambda layer, act, kw: TorchDense(
+        layer.input_shape[0], layer.units, act, layer.use_bias, **kw
+    ),
+    layers_.Activation: lambda layer, act, kw: act,
+    layers_.Dropout: lambda layer, act, kw: TorchDropout(layer.rate),
+    layers_.BatchNormalization: lambda layer, act, kw: TorchBatchNorm(
+        layer.input_shape[0], layer.momentum, layer.epsilon, **kw
+    ),
+    layers_.Flatten: lambda layer, act, kw: nn.Flatten(),
+    layers_.Reshape: lambda layer, act, kw: TorchReshape(layer.output_shape),
+}
 _LAYER_METHODS = ("forward", "backward", "backward_z", "penalty", "compute_output_shape")
-
-
-def _same_math(obj: Any, base: type, methods: Sequence[str]) -> bool:
-    """``obj`` is a ``base`` whose (sub)class overrides none of ``methods``."""
-    cls = type(obj)
-    if not isinstance(obj, base):
-        return False
-    return all(getattr(cls, m, None) is getattr(base, m, None) for m in methods)
-
-
-def _torch_activation(act: activations_.Activation, where: str) -> nn.Module:
-    name = act.name
-    if name == "leaky_relu":
-        probe = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
-        alpha = -float(np.asarray(act.forward(np.array([-1.0])))[0])
-        if np.allclose(np.asarray(act.forward(probe)), np.where(probe < 0, alpha * probe, probe)):
-            return LeakyReLU(alpha)
-    builtin = activations_.ACTIVATIONS.get(name)
-    if builtin is not None and act.forward is builtin.forward:
-        if name == "softmax":
-            return nn.Softmax(dim=-1)
-        return {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}[
-            name
-        ]()
-    raise TypeError(
-        f"{where}: activation {name!r} is a custom nnlib activation with no PyTorch equivalent. "
-        f"The PyTorch path supports {', '.join(sorted(activations_.ACTIVATIONS))}."
-    )
-
-
+_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
 _ABSTRACT = {losses_.Loss.value, losses_.Loss.grad, optimizers_.Optimizer.update}
 
 
 def _check_portable(obj: Any, kind: str, methods: Sequence[str]) -> None:
     """Refuse an object whose math the PyTorch path cannot run on tensors.
 
-    The PyTorch path calls nnlib's own methods on tensors; those are written with the Python array
-    API. A method defined outside nnlib (or left abstract) is NumPy code we cannot vouch for.
+    The PyTorch path calls nnlib's own methods on tensors (written with the Python array API); a
+    method defined outside nnlib, or left abstract, is code we cannot vouch for.
     """
     for name in methods:
         fn = getattr(type(obj), name, None)
@@ -81,27 +64,24 @@ def _check_portable(obj: Any, kind: str, methods: Sequence[str]) -> None:
             )
 
 
-def _check_layer(layer: layers_.Layer) -> None:
-    """Raise a clear ``TypeError`` for a layer the PyTorch path cannot convert."""
-    supported = (
-        layers_.Dense,
-        layers_.Activation,
-        layers_.Dropout,
-        layers_.BatchNormalization,
-        layers_.Flatten,
-        layers_.Reshape,
+def _torch_activation(act: activations_.Activation, where: str) -> nn.Module:
+    builtin = activations_.ACTIVATIONS.get(act.name)
+    if act.name == "leaky_relu" and getattr(act.forward, "func", None) is activations_.leaky_relu:
+        return LeakyReLU(act.forward.keywords["alpha"])
+    if builtin is not None and act.forward is builtin.forward:
+        return nn.Softmax(dim=-1) if act.name == "softmax" else _ACTIVATIONS[act.name]()
+    raise TypeError(
+        f"{where}: activation {act.name!r} is a custom nnlib activation with no PyTorch "
+        f"equivalent. The PyTorch path supports {', '.join(sorted(activations_.ACTIVATIONS))}."
     )
-    for base in supported:
-        if type(layer) is base or _same_math(layer, base, _LAYER_METHODS):
-            where = f"Layer {layer.name!r} ({type(layer).__name__})"
-            if isinstance(layer, layers_.Dense):
-                _torch_activation(layer.activation, where)
-                for reg in (layer.kernel_regularizer, layer.bias_regularizer):
-                    if reg is not None:
-                        _check_portable(reg, f"{where}: regularizer", ("__call__", "gradient"))
-            elif isinstance(layer, layers_.Activation):
-                _torch_activation(layer.activation, where)
-            return
+
+
+def _base(layer: layers_.Layer) -> type:
+    """The nnlib layer class whose conversion ``layer`` takes; a clear ``TypeError`` if none."""
+    for base in _LAYERS:
+        same = all(getattr(type(layer), m, 0) is getattr(base, m, 0) for m in _LAYER_METHODS)
+        if isinstance(layer, base) and same:
+            return base
     raise TypeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) has no PyTorch equivalent. The PyTorch "
         "path converts nnlib's Dense, Activation, Dropout, BatchNormalization, Flatten and Reshape "
@@ -110,54 +90,35 @@ def _check_layer(layer: layers_.Layer) -> None:
     )
 
 
-def _convert_layer(layer: layers_.Layer, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    _check_layer(layer)
-    where = f"Layer {layer.name!r} ({type(layer).__name__})"
-    if isinstance(layer, layers_.Dense):
-        activation = _torch_activation(layer.activation, where)
-        return TorchDense(
-            layer.input_shape[0],
-            layer.units,
-            activation,
-            layer.use_bias,
-            device=device,
-            dtype=dtype,
-        )
-    if isinstance(layer, layers_.Activation):
-        return _torch_activation(layer.activation, where)
-    if isinstance(layer, layers_.Dropout):
-        return TorchDropout(layer.rate)
-    if isinstance(layer, layers_.BatchNormalization):
-        return TorchBatchNorm(
-            layer.input_shape[0], layer.momentum, layer.epsilon, device=device, dtype=dtype
-        )
-    if isinstance(layer, layers_.Flatten):
-        return nn.Flatten()
-    return TorchReshape(layer.output_shape)
+def _convert_layer(layer: layers_.Layer, **kw: Any) -> nn.Module:
+    """The module of one layer; raises a clear ``TypeError`` for what has no equivalent."""
+    base, where = _base(layer), f"Layer {layer.name!r} ({type(layer).__name__})"
+    act = getattr(layer, "activation", None)
+    act = None if act is None else _torch_activation(act, where)
+    for reg in (
+        getattr(layer, "kernel_regularizer", None),
+        getattr(layer, "bias_regularizer", None),
+    ):
+        if reg is not None:
+            _check_portable(reg, f"{where}: regularizer", ("__call__", "gradient"))
+    return _LAYERS[base](layer, act, kw)
 
 
-def _weight_slots(layer: layers_.Layer, module: nn.Module) -> list[tuple[str, bool, Tensor, bool]]:
-    """``(nnlib name, is trainable parameter, torch tensor, transpose)`` in ``layer.weights()`` order."""
-    if isinstance(module, TorchDense | nn.Linear):
-        linear = module.linear if isinstance(module, TorchDense) else module
-        table = {"W": (linear.weight, True), "b": (linear.bias, False)}
-    elif isinstance(module, TorchBatchNorm | nn.BatchNorm1d):
-        table = {
-            "gamma": (module.weight, False),
-            "beta": (module.bias, False),
-            "moving_mean": (module.running_mean, False),
-            "moving_variance": (module.running_var, False),
-        }
-    else:
-        table = {}
-    slots = []
-    for key in [*layer.params, *layer.state]:
-        tensor, transpose = table[key]
-        slots.append((key, key in layer.params, tensor, transpose))
-    return slots
+def _weight_slots(layer: layers_.Layer, module: nn.Module) -> list[Slot]:
+    """The layer's weights in ``layer.weights()`` order, each with its tensor in ``module``."""
+    linear = module.linear if isinstance(module, TorchDense) else module
+    table = {
+        "W": (getattr(linear, "weight", None), True),
+        "b": (getattr(linear, "bias", None), False),
+        "gamma": (getattr(module, "weight", None), False),
+        "beta": (getattr(module, "bias", None), False),
+        "moving_mean": (getattr(module, "running_mean", None), False),
+        "moving_variance": (getattr(module, "running_var", None), False),
+    }
+    return [(key, key in layer.params, *table[key]) for key in [*layer.params, *layer.state]]
 
 
-def _slots(model: Sequential, module: TorchSequential) -> list[tuple[layers_.Layer, Any]]:
+def _slots(model: Sequential, module: TorchSequential) -> list[tuple[layers_.Layer, Slot]]:
     return [
         (layer, slot)
         for layer, sub in zip(model.layers, module.layers, strict=True)
@@ -192,8 +153,8 @@ def to_torch(
     Parameters
     ----------
     model : Sequential
-        Built from Dense (any activation, initializer, L1/L2 regularizer), Activation, Dropout,
-        BatchNormalization, Flatten and Reshape layers.
+        Built from Dense (any built-in activation, initializer, L1/L2 regularizer), Activation,
+        Dropout, BatchNormalization, Flatten and Reshape layers.
     device : str or torch.device, default 'auto'
         See :func:`resolve_device`.
     dtype : {None, 'float32', 'float64'} or torch.dtype
@@ -214,11 +175,11 @@ def to_torch(
     if not isinstance(model, Sequential):
         raise TypeError(f"to_torch expects an nnlib Sequential, got {type(model).__name__}.")
     for layer in model.layers:
-        _check_layer(layer)
+        _base(layer)
     model._require_built()
     dev = resolve_device(device)
-    tdtype = _resolve_dtype(dtype, model.dtype, dev)
-    modules = [_convert_layer(layer, dev, tdtype) for layer in model.layers]
+    kw = {"device": dev, "dtype": _resolve_dtype(dtype, model.dtype, dev)}
+    modules = [_convert_layer(layer, **kw) for layer in model.layers]
     module = TorchSequential(modules, [layer.name for layer in model.layers], model.input_shape)
     _copy_to_torch(model, module)
     return module
@@ -246,11 +207,8 @@ def load_from_torch(model: Sequential, module: nn.Module) -> None:
         When the weight-bearing layers or their shapes do not match.
     """
     model._require_built()
-    ours = [
-        layer
-        for layer in model.layers
-        if isinstance(layer, layers_.Dense | layers_.BatchNormalization)
-    ]
+    weighted = layers_.Dense | layers_.BatchNormalization
+    ours = [layer for layer in model.layers if isinstance(layer, weighted)]
     theirs = [
         m for m in module.modules() if isinstance(m, nn.Linear | TorchBatchNorm | nn.BatchNorm1d)
     ]

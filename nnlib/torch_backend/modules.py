@@ -1,11 +1,12 @@
-"""The ``torch.nn`` modules that carry nnlib's layers (same weights, same formulas).
+"""The ``torch.nn`` modules that carry nnlib's layers: same weights, and nnlib's own formulas
+(``leaky_relu``, ``batchnorm_forward``, ``dropout_forward``) applied to tensors.
 
-Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping and the differences).
+Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -17,7 +18,7 @@ Tensor = torch.Tensor
 
 
 class LeakyReLU(nn.Module):
-    """``alpha z`` for ``z < 0``, ``z`` otherwise, with slope 1 at ``z = 0`` as in nnlib.
+    """nnlib's ``leaky_relu``: ``alpha z`` for ``z < 0``, else ``z`` (slope 1 at ``z = 0``).
 
     Parameters
     ----------
@@ -30,22 +31,8 @@ class LeakyReLU(nn.Module):
         self.alpha = float(alpha)
 
     def forward(self, z: Tensor) -> Tensor:
-        """Apply the activation element-wise.
-
-        Parameters
-        ----------
-        z : Tensor
-
-        Returns
-        -------
-        Tensor
-            Same shape as ``z``.
-        """
+        """Element-wise, any shape."""
         return activations.leaky_relu(z, self.alpha)
-
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"alpha={self.alpha}"
 
 
 class TorchDense(nn.Module):
@@ -68,14 +55,10 @@ class TorchDense(nn.Module):
         units: int,
         activation: nn.Module,
         use_bias: bool = True,
-        *,
-        device: torch.device | None = None,
-        dtype: torch.dtype | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__()
-        self.linear = nn.utils.skip_init(
-            nn.Linear, in_features, units, bias=use_bias, device=device, dtype=dtype
-        )
+        self.linear = nn.utils.skip_init(nn.Linear, in_features, units, bias=use_bias, **kw)
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
@@ -99,42 +82,23 @@ class TorchBatchNorm(nn.Module):
     """
 
     def __init__(
-        self,
-        num_features: int,
-        momentum: float = 0.99,
-        epsilon: float = 1e-3,
-        *,
-        device: torch.device | None = None,
-        dtype: torch.dtype | None = None,
+        self, num_features: int, momentum: float = 0.99, epsilon: float = 1e-3, **kw: Any
     ) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.ones(num_features, **kw))  # gamma
         self.bias = nn.Parameter(torch.zeros(num_features, **kw))  # beta
         self.register_buffer("running_mean", torch.zeros(num_features, **kw))
         self.register_buffer("running_var", torch.ones(num_features, **kw))
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
-        self.frozen = False
+        self.momentum, self.epsilon, self.frozen = float(momentum), float(epsilon), False
 
     def forward(self, x: Tensor) -> Tensor:
-        """Normalize each feature of a batch (N, D), then scale and shift: (N, D)."""
-        out, _ = layers.batchnorm_forward(
-            x,
-            self.weight,
-            self.bias,
-            self.running_mean,
-            self.running_var,
-            self.momentum,
-            self.epsilon,
-            self.training and not self.frozen,
-        )
-        self.running_mean.detach_()  # the moving averages are statistics, not part of the graph
+        """Normalize each feature of a batch, then scale and shift: (N, D) -> (N, D)."""
+        stats = (self.running_mean, self.running_var, self.momentum, self.epsilon)
+        training = self.training and not self.frozen
+        out, _ = layers.batchnorm_forward(x, self.weight, self.bias, *stats, training)
+        self.running_mean.detach_()  # moving averages: statistics, not part of the graph
         self.running_var.detach_()
         return out
-
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"{self.weight.shape[0]}, momentum={self.momentum}, epsilon={self.epsilon}"
 
 
 class TorchDropout(nn.Module):
@@ -149,45 +113,26 @@ class TorchDropout(nn.Module):
 
     def __init__(self, rate: float, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.rate = float(rate)
-        self.generator = generator
+        self.rate, self.generator = float(rate), generator
 
     def forward(self, x: Tensor) -> Tensor:
-        """Drop and rescale in training mode; the identity otherwise (same shape as ``x``)."""
-        out, _ = layers.dropout_forward(x, self.rate, self.training, self._uniform)
-        return out
+        """Drop and rescale in training mode, else the identity (same shape as ``x``)."""
+        return layers.dropout_forward(x, self.rate, self.training, self._uniform)[0]
 
     def _uniform(self, x: Tensor) -> Tensor:
         return torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
 
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"rate={self.rate}"
-
 
 class TorchReshape(nn.Module):
-    """Reshape each sample to ``target_shape`` (nnlib's ``Reshape``)."""
+    """nnlib's ``Reshape``: each sample to ``target_shape``."""
 
     def __init__(self, target_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.target_shape = tuple(int(d) for d in target_shape)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Reshape every sample.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, ...)
-
-        Returns
-        -------
-        Tensor, shape (N, *target_shape)
-        """
+        """(N, ...) -> (N, *target_shape)."""
         return x.reshape((x.shape[0], *self.target_shape))
-
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"target_shape={self.target_shape}"
 
 
 class TorchSequential(nn.Module):
@@ -215,60 +160,22 @@ class TorchSequential(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype of the weights.
-
-        Returns
-        -------
-        torch.dtype
-        """
-        for t in self._tensors():
-            return t.dtype
-        return torch.get_default_dtype()
+        """The dtype of the weights."""
+        return next(self.parameters(), torch.empty(0)).dtype
 
     @property
     def device(self) -> torch.device:
-        """The device of the weights.
-
-        Returns
-        -------
-        torch.device
-        """
-        for t in self._tensors():
-            return t.device
-        return torch.device("cpu")
-
-    def _tensors(self) -> Iterator[Tensor]:
-        yield from self.parameters()
-        yield from self.buffers()
+        """The device of the weights."""
+        return next(self.parameters(), torch.empty(0)).device
 
     def forward(self, x: Tensor) -> Tensor:
-        """The network's output, as nnlib's ``predict`` (probabilities for a softmax output).
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, *input_shape)
-            In the module's dtype, on its device.
-
-        Returns
-        -------
-        Tensor, shape (N, *output_shape)
-        """
+        """(N, *input_shape) -> (N, *output_shape), in the module's dtype, on its device."""
         return self.forward_with_logits(x)[0]
 
     def forward_with_logits(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The output and, when the last layer is a Dense, its pre-activation ``z`` (the logits).
+        """The output and, when the last layer is a Dense, its pre-activation ``z`` (N, H).
 
-        The logits feed PyTorch's fused softmax + cross-entropy.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, *input_shape)
-
-        Returns
-        -------
-        output : Tensor, shape (N, *output_shape)
-        logits : Tensor or None
-            ``z`` of the last Dense layer; None when the last layer is not a Dense.
+        ``z`` is where the gradient of a fused output loss (softmax + cross-entropy) enters.
         """
         self.check_input(x)
         for layer in self.layers[:-1]:
@@ -280,14 +187,7 @@ class TorchSequential(nn.Module):
         return last(x), None
 
     def check_input(self, x: Any) -> None:
-        """Raise a ``TypeError`` / ``ValueError`` that says how to fix a wrong input.
-
-        Parameters
-        ----------
-        x : object
-            Must be a tensor of the module's dtype, on its device, of shape
-            ``(N, *input_shape)``.
-        """
+        """Raise a ``TypeError`` / ``ValueError`` that says how to fix a wrong input ``x``."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(
                 f"The converted network takes a torch.Tensor, got {type(x).__name__}. Use "
@@ -306,7 +206,7 @@ class TorchSequential(nn.Module):
                 f"x.to('{device}')."
             )
         if tuple(x.shape[1:]) != self.input_shape:
+            shape = ", ".join(map(str, self.input_shape))
             raise ValueError(
-                f"The network expects inputs of shape (N, {', '.join(map(str, self.input_shape))}), "
-                f"got {tuple(x.shape)}."
+                f"The network expects inputs of shape (N, {shape}), got {tuple(x.shape)}."
             )
