@@ -1,7 +1,10 @@
 """``Sequential``: a stack of layers with Keras' ``compile`` / ``fit`` / ``evaluate`` / ``predict``.
 
 One training step (chapter 3, "mini-batch SGD") is: forward pass -> loss -> backward pass through
-the layers in reverse -> optimizer update of every trainable weight.
+the layers in reverse -> optimizer update of every trainable weight (:meth:`Sequential.train_step`).
+``fit`` / ``evaluate`` / ``predict`` own everything around the steps (epochs, batches, callbacks,
+History, progress, validation, metrics); a :class:`Backend` runs the steps: the model itself with
+NumPy, or :class:`nnlib.torch_backend.TorchModel` with PyTorch.
 """
 
 from __future__ import annotations
@@ -239,7 +242,7 @@ class Sequential:
 
     def train_on_batch(self, x: Array, y: Array, backend: Backend | None = None) -> float:
         """One SGD step on a batch: forward, loss, backward, update. Returns the loss."""
-        run = backend or self
+        run = self if backend is None else backend
         run.sync_in()
         try:
             return run.train_step(*run.stage(x, y))[0]
@@ -313,7 +316,7 @@ class Sequential:
         self.stop_training = False
         for cb in cbs:
             cb.on_train_begin()
-        run = backend or self
+        run = self if backend is None else backend
         xs, ys = run.stage(x, y)  # the data where the steps run
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
@@ -365,7 +368,7 @@ class Sequential:
         """Outputs of the network (e.g. class probabilities) for every sample, in batches."""
         x = self._prepare_x(x)
         self._check_ready(x, need_compile=False)
-        run = backend or self
+        run = self if backend is None else backend
         outs = [run.predict_step(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
 

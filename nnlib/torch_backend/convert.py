@@ -1,7 +1,4 @@
-"""An nnlib ``Sequential`` as a ``torch.nn.Module`` and back (:func:`to_torch`, :func:`load_from_torch`).
-
-Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping).
-"""
+"""An nnlib ``Sequential`` as a ``torch.nn.Module`` and back (:func:`to_torch`, :func:`load_from_torch`)."""
 
 from __future__ import annotations
 
@@ -18,14 +15,11 @@ from nnlib import losses as losses_
 from nnlib import optimizers as optimizers_
 from nnlib.models import Sequential
 from nnlib.torch_backend.devices import DeviceLike, DTypeLike, _resolve_dtype, resolve_device
-from nnlib.torch_backend.modules import (
-    LeakyReLU,
-    TorchBatchNorm,
-    TorchDense,
-    TorchDropout,
-    TorchReshape,
-    TorchSequential,
-)
+
+# isort: off
+from nnlib.torch_backend.modules import LeakyReLU, TorchBatchNorm, TorchDense, TorchDropout
+from nnlib.torch_backend.modules import TorchReshape, TorchSequential
+# isort: on
 
 Array = np.ndarray
 Tensor = torch.Tensor
@@ -153,8 +147,8 @@ def to_torch(
     Parameters
     ----------
     model : Sequential
-        Built from Dense (any built-in activation, initializer, L1/L2 regularizer), Activation,
-        Dropout, BatchNormalization, Flatten and Reshape layers.
+        Built from Dense (built-in activations, any initializer, L1/L2 regularizers), Activation,
+        Dropout, BatchNormalization, Flatten and Reshape layers; else a clear ``TypeError``.
     device : str or torch.device, default 'auto'
         See :func:`resolve_device`.
     dtype : {None, 'float32', 'float64'} or torch.dtype
@@ -164,13 +158,6 @@ def to_torch(
     -------
     TorchSequential
         In training mode (call ``.eval()`` for inference: dropout off, running statistics).
-
-    Raises
-    ------
-    TypeError
-        For a layer, activation or regularizer with no PyTorch equivalent.
-    RuntimeError
-        When the model has not been built.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"to_torch expects an nnlib Sequential, got {type(model).__name__}.")
@@ -187,57 +174,40 @@ def to_torch(
 
 @torch.no_grad()
 def load_from_torch(model: Sequential, module: nn.Module) -> None:
-    """Copy a torch module's weights into the nnlib model (the inverse of :func:`to_torch`).
+    """Copy a torch module's weights into the built nnlib model (the inverse of :func:`to_torch`).
 
-    Works with a :class:`TorchSequential` and with any module whose ``nn.Linear`` and batch
-    normalization submodules (:class:`TorchBatchNorm` or ``nn.BatchNorm1d``), in order, match the
-    model's Dense and BatchNormalization layers: ``W = Linear.weight.T``; batch normalization's
-    ``weight``, ``bias``, ``running_mean``, ``running_var`` give ``gamma``, ``beta`` and the moving
-    statistics. Values are cast to the model's dtype.
-
-    Parameters
-    ----------
-    model : Sequential
-        Built, with the same architecture.
-    module : torch.nn.Module
-
-    Raises
-    ------
-    ValueError
-        When the weight-bearing layers or their shapes do not match.
+    ``module`` is a :class:`TorchSequential` or any module whose ``nn.Linear`` and batch
+    normalization submodules (:class:`TorchBatchNorm`, ``nn.BatchNorm1d``) match the model's Dense
+    and BatchNormalization layers in order: ``W = Linear.weight.T``; ``weight``, ``bias``,
+    ``running_mean``, ``running_var`` give ``gamma``, ``beta`` and the moving statistics (cast to
+    the model's dtype). Raises ``ValueError`` when the layers or the shapes do not match.
     """
     model._require_built()
-    weighted = layers_.Dense | layers_.BatchNormalization
-    ours = [layer for layer in model.layers if isinstance(layer, weighted)]
+    ours = [m for m in model.layers if isinstance(m, layers_.Dense | layers_.BatchNormalization)]
     theirs = [
         m for m in module.modules() if isinstance(m, nn.Linear | TorchBatchNorm | nn.BatchNorm1d)
     ]
-    if len(ours) != len(theirs):
+    pairs = list(zip(ours, theirs, strict=False))
+    if len(ours) != len(theirs) or any(
+        isinstance(layer, layers_.Dense) != isinstance(sub, nn.Linear) for layer, sub in pairs
+    ):
         raise ValueError(
-            f"The torch module has {len(theirs)} weight layers (Linear / batch norm) but the nnlib "
-            f"model has {len(ours)} (Dense / BatchNormalization); they must match one to one."
+            f"The torch module's weight layers (Linear / batch norm: {len(theirs)}) must match the "
+            f"nnlib model's (Dense / BatchNormalization: {len(ours)}) one to one, in order."
         )
     copies = []
-    for layer, sub in zip(ours, theirs, strict=True):
-        dense = isinstance(layer, layers_.Dense)
-        if dense != isinstance(sub, nn.Linear):
-            raise ValueError(
-                f"Layer {layer.name!r} ({type(layer).__name__}) faces a {type(sub).__name__} in "
-                "the torch module: the weight layers must come in the same order."
-            )
-        for key, _, tensor, transpose in _weight_slots(layer, sub):
-            if tensor is None:
-                raise ValueError(f"Layer {layer.name!r} has a bias; the torch Linear has none.")
+    for layer, sub in pairs:
+        slots = _weight_slots(layer, sub)
+        if isinstance(layer, layers_.Dense) and (sub.bias is None) == layer.use_bias:
+            raise ValueError(f"Layer {layer.name!r}: use_bias={layer.use_bias}, not the Linear's.")
+        for key, _, tensor, transpose in slots:
             dst = (layer.params if key in layer.params else layer.state)[key]
             src = _to_numpy(tensor, transpose, model.dtype)
             if src.shape != dst.shape:
                 raise ValueError(
                     f"Layer {layer.name!r}, weight {key!r}: nnlib expects shape {dst.shape}, the "
-                    f"torch module gives {src.shape}"
-                    + (" (after transposing)." if transpose else ".")
+                    f"torch module gives {src.shape}" + (" (transposed)." if transpose else ".")
                 )
             copies.append((dst, src))
-        if dense and not layer.use_bias and sub.bias is not None:
-            raise ValueError(f"Layer {layer.name!r} has no bias; the torch Linear has one.")
     for dst, src in copies:  # only once everything matched
         np.copyto(dst, src, casting="same_kind")

@@ -1,13 +1,5 @@
-""":class:`TorchModel`: the PyTorch step engine behind ``Sequential.fit`` / ``evaluate`` / ``predict``.
-
-The loop (epochs, batches, callbacks, History, progress, validation, metrics) is nnlib's:
-``TorchModel.fit`` is ``model.fit(..., backend=self)``, which asks this class only for the steps
-(:meth:`~TorchModel.train_step`, :meth:`~TorchModel.predict_step`) and the transfers of data,
-weights and optimizer state (:meth:`~TorchModel.stage`, :meth:`~TorchModel.sync_in`,
-:meth:`~TorchModel.sync_out`). A training step runs the converted module forward, takes the
-gradient that enters nnlib's backward from nnlib's loss (on tensors), lets autograd carry it down
-through the module, adds the regularizers' gradients and calls the nnlib optimizer's ``update``.
-"""
+""":class:`TorchModel`: the PyTorch backend of ``Sequential.fit`` / ``evaluate`` / ``predict``,
+which own the loop and ask it for the steps and the transfers (:class:`nnlib.models.Backend`)."""
 
 from __future__ import annotations
 
@@ -22,23 +14,14 @@ import torch
 from nnlib.callbacks import History
 from nnlib.layers import Dense
 from nnlib.models import Sequential
-from nnlib.torch_backend.convert import (
-    _base,
-    _check_portable,
-    _copy_to_torch,
-    _slots,
-    _to_numpy,
-    to_torch,
-)
-from nnlib.torch_backend.devices import (
-    _TORCH_TO_NP,
-    DeviceLike,
-    DTypeLike,
-    _resolve_dtype,
-    describe_device,
-    resolve_device,
-)
+
+# isort: off
+from nnlib.torch_backend.convert import _base, _check_portable, _copy_to_torch, _slots, _to_numpy
+from nnlib.torch_backend.convert import to_torch
+from nnlib.torch_backend.devices import _TORCH_TO_NP, DeviceLike, DTypeLike, _resolve_dtype
+from nnlib.torch_backend.devices import describe_device, resolve_device
 from nnlib.torch_backend.modules import TorchDropout, TorchSequential
+# isort: on
 
 Array = np.ndarray
 Tensor = torch.Tensor
@@ -62,13 +45,8 @@ class TorchModel:
     data_on_device : bool, default False
         Move the whole training set to the device once per ``fit`` instead of every mini-batch.
 
-    Attributes
-    ----------
-    device : torch.device
-    device_name : str
-        E.g. ``'cuda:0 (NVIDIA H100 80GB HBM3)'`` or ``'cpu'``; ``fit`` prints it when verbose.
-    module : TorchSequential or None
-        The converted network (None until the model is built).
+    Attributes: ``device``, ``device_name`` (e.g. ``'cuda:0 (NVIDIA H100 80GB HBM3)'``; ``fit``
+    prints it when verbose) and ``module``, the converted network (None until the model is built).
     """
 
     def __init__(
@@ -156,7 +134,10 @@ class TorchModel:
     def sync_out(self) -> None:
         """Device -> nnlib: weights, running statistics and optimizer state."""
         self.model.set_weights(
-            [_to_numpy(t, tr, self.model.dtype) for _, (_, _, t, tr) in self._slots()]
+            [
+                _to_numpy(t, tr, self.model.dtype)
+                for _, (_, _, t, tr) in _slots(self.model, self.module)
+            ]
         )
         for state, transpose in self._optimizer_state():
             for name, t in state.items():
@@ -177,18 +158,16 @@ class TorchModel:
         else:
             _copy_to_torch(self.model, self.module)
 
-    def _slots(self) -> list:
-        return _slots(self.model, self.module)
-
     def _trainable(self) -> list[tuple[str, Tensor, bool]]:
         """``(optimizer key, tensor, transposed)`` of every weight the optimizer updates."""
         return [
             (f"{layer.name}/{key}", t, transpose)
-            for layer, (key, is_param, t, transpose) in self._slots()
+            for layer, (key, is_param, t, transpose) in _slots(self.model, self.module)
             if is_param and layer.trainable
         ]
 
     def _optimizer_state(self) -> list[tuple[dict, bool]]:
+        """The optimizer's state of each weight (names to arrays), and whether it is transposed."""
         state = self.model.optimizer.state
         return [(state[key], tr) for key, _, tr in self._trainable() if key in state]
 

@@ -1,8 +1,5 @@
-"""The ``torch.nn`` modules that carry nnlib's layers: same weights, and nnlib's own formulas
-(``leaky_relu``, ``batchnorm_forward``, ``dropout_forward``) applied to tensors.
-
-Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping).
-"""
+"""The ``torch.nn`` modules that carry nnlib's layers: the same weights, and nnlib's own formulas
+(``leaky_relu``, ``batchnorm_forward``, ``dropout_forward``) applied to tensors."""
 
 from __future__ import annotations
 
@@ -18,13 +15,7 @@ Tensor = torch.Tensor
 
 
 class LeakyReLU(nn.Module):
-    """nnlib's ``leaky_relu``: ``alpha z`` for ``z < 0``, else ``z`` (slope 1 at ``z = 0``).
-
-    Parameters
-    ----------
-    alpha : float
-        Slope for negative inputs.
-    """
+    """nnlib's ``leaky_relu``: ``alpha z`` for ``z < 0``, else ``z`` (slope 1 at ``z = 0``)."""
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
@@ -36,17 +27,9 @@ class LeakyReLU(nn.Module):
 
 
 class TorchDense(nn.Module):
-    """nnlib's ``Dense``: an ``nn.Linear`` (weight ``W.T``, shape (H, D)) and its activation.
+    """nnlib's ``Dense``: ``nn.Linear(D, H)`` (weight ``W.T``, shape (H, D)), then ``activation``.
 
-    Parameters
-    ----------
-    in_features, units : int
-        ``D`` and ``H``.
-    activation : nn.Module
-        Applied to ``z = x W + b``.
-    use_bias : bool
-    device, dtype
-        Where and in which precision to create the weights (left uninitialized).
+    ``**kw`` (``device``, ``dtype``) go to ``nn.Linear``; the weights are left uninitialized.
     """
 
     def __init__(
@@ -70,15 +53,8 @@ class TorchBatchNorm(nn.Module):
     """nnlib's (Keras') batch normalization: :func:`nnlib.layers.batchnorm_forward` on tensors.
 
     ``nn.BatchNorm1d`` differs (momentum 0.1 in the other convention, epsilon 1e-5, an unbiased
-    running variance). A ``frozen`` layer (nnlib: not trainable) runs in inference mode.
-
-    Parameters
-    ----------
-    num_features : int
-    momentum : float, default 0.99
-    epsilon : float, default 1e-3
-    device, dtype
-        Where and in which precision to create the weights.
+    running variance). A ``frozen`` layer (nnlib: not trainable) runs in inference mode. ``**kw``:
+    ``device``, ``dtype``.
     """
 
     def __init__(
@@ -102,14 +78,8 @@ class TorchBatchNorm(nn.Module):
 
 
 class TorchDropout(nn.Module):
-    """nnlib's inverted dropout, :func:`nnlib.layers.dropout_forward`, with masks drawn by torch.
-
-    Parameters
-    ----------
-    rate : float in [0, 1]
-    generator : torch.Generator, optional
-        Source of the masks (``TorchModel`` seeds one from the nnlib model's RNG).
-    """
+    """nnlib's inverted dropout, :func:`nnlib.layers.dropout_forward`, with ``u ~ U(0, 1)`` drawn
+    by torch from ``generator`` (``TorchModel`` seeds one from the nnlib model's RNG)."""
 
     def __init__(self, rate: float, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -140,14 +110,8 @@ class TorchSequential(nn.Module):
 
     ``forward(x)`` gives what nnlib's ``predict`` gives (probabilities for a softmax output).
     Inputs must already be tensors of the module's dtype on its device (a clear ``TypeError``
-    otherwise); :class:`TorchModel` takes NumPy arrays and converts them.
-
-    Attributes
-    ----------
-    layer_names : list of str
-        The nnlib layer names, one per module.
-    input_shape : tuple of int
-        Shape of one sample.
+    otherwise); :class:`TorchModel` takes NumPy arrays. ``layer_names``: the nnlib layers' names;
+    ``input_shape``: the shape of one sample.
     """
 
     def __init__(

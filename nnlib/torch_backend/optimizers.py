@@ -1,8 +1,5 @@
-"""nnlib's optimizers as ``torch.optim.Optimizer``: the same ``update``, applied to tensors.
-
-Part of :mod:`nnlib.torch_backend`. :class:`TorchModel` needs none of this (it calls the nnlib
-optimizer directly); these classes serve a hand-written PyTorch loop that wants the lecture's rules.
-"""
+"""nnlib's optimizers as ``torch.optim.Optimizer``, for hand-written PyTorch loops: the same
+``update`` applied to tensors (:class:`TorchModel` calls the nnlib optimizer directly)."""
 
 from __future__ import annotations
 
@@ -15,15 +12,8 @@ from nnlib import optimizers as optimizers_
 
 
 class NNLibOptimizer(torch.optim.Optimizer):
-    """A ``torch.optim.Optimizer`` that steps with an nnlib optimizer's ``update``.
-
-    Parameters
-    ----------
-    params : iterable of tensors
-    optimizer : nnlib Optimizer
-        Its rule, hyperparameters, learning rate (or schedule), step count and state (keyed by
-        tensor) are used as they are.
-    """
+    """A ``torch.optim.Optimizer`` over ``params`` that steps with ``optimizer``'s ``update``
+    (an nnlib optimizer: its rule, learning rate or schedule, step count; state keyed by tensor)."""
 
     def __init__(self, params: Any, optimizer: optimizers_.Optimizer) -> None:
         super().__init__(params, {})
