@@ -35,11 +35,10 @@ The mapping, and where PyTorch's built-ins would differ:
   ``torch.optim`` optimizers for hand-written loops.
 
 Behaviour: every step reads the loss and the predictions back to the host (one synchronization
-per batch on a GPU); data stays on the host unless ``data_on_device=True``; shuffling uses the
-nnlib model's generator, so both paths see the same batches. :class:`TorchModel` converts inputs to
-the module's dtype; the bare module from :func:`to_torch` raises a ``TypeError`` that says how to
-convert. A layer, activation, loss, regularizer or optimizer whose math is not nnlib's raises
-``TypeError``; an unavailable or unknown device raises ``ValueError`` suggesting ``'auto'``.
+per batch on a GPU); data stays on the host unless ``data_on_device=True``; with the same seed
+both paths see the same batches. Inputs are converted to the module's dtype (the bare module from
+:func:`to_torch` refuses others with a ``TypeError`` that says how to convert); what has no PyTorch
+equivalent raises ``TypeError``, an unavailable device ``ValueError`` suggesting ``'auto'``.
 """
 
 try:

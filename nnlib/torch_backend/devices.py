@@ -1,7 +1,4 @@
-"""Devices and dtypes: ``device="auto"`` resolved to CUDA or the CPU, with clear errors.
-
-Part of :mod:`nnlib.torch_backend`.
-"""
+"""Devices and dtypes: ``device="auto"`` resolved to CUDA or the CPU, with clear errors."""
 
 from __future__ import annotations
 
@@ -83,15 +80,11 @@ _TORCH_TO_NP = {v: k for k, v in _NP_TO_TORCH.items()}
 
 
 def _resolve_dtype(dtype: DTypeLike, default: np.dtype, device: torch.device) -> torch.dtype:
-    if dtype is None:
-        dtype = default
-    if isinstance(dtype, torch.dtype):
-        result = dtype
-    else:
-        try:
-            result = _NP_TO_TORCH.get(np.dtype(dtype))
-        except TypeError:
-            result = None
+    dtype = default if dtype is None else dtype
+    try:
+        result = dtype if isinstance(dtype, torch.dtype) else _NP_TO_TORCH.get(np.dtype(dtype))
+    except TypeError:
+        result = None
     if result not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.")
     if device.type == "mps" and result == torch.float64:

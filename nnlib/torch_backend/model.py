@@ -133,15 +133,11 @@ class TorchModel:
 
     def sync_out(self) -> None:
         """Device -> nnlib: weights, running statistics and optimizer state."""
-        self.model.set_weights(
-            [
-                _to_numpy(t, tr, self.model.dtype)
-                for _, (_, _, t, tr) in _slots(self.model, self.module)
-            ]
-        )
+        dtype, slots = self.model.dtype, _slots(self.model, self.module)
+        self.model.set_weights([_to_numpy(t, tr, dtype) for _, (_, _, t, tr) in slots])
         for state, transpose in self._optimizer_state():
             for name, t in state.items():
-                state[name] = _to_numpy(t, transpose, self.model.dtype)
+                state[name] = _to_numpy(t, transpose, dtype)
 
     def stage(self, x: Array, y: Array) -> tuple[Any, Any]:
         """Inputs in the module's dtype and the loss' targets (one-hot, smoothed): on the device
@@ -265,16 +261,12 @@ def benchmark_torch(
     over ``(X, y)`` with ``verbose=0``.
     """
     tm = TorchModel(copy.deepcopy(model), device=device)
-    if warmup_batches > 0:
-        n_warm = min(len(X), warmup_batches * batch_size)
+    n_warm = min(len(X), warmup_batches * batch_size)
+    if n_warm > 0:
         tm.fit(X[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, verbose=0)
-    _synchronize(tm.device)
+    sync = torch.cuda.synchronize if tm.device.type == "cuda" else lambda: None
+    sync()
     start = time.perf_counter()
     tm.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=0)
-    _synchronize(tm.device)
+    sync()
     return len(X) * epochs / (time.perf_counter() - start)
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
