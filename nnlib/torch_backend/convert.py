@@ -25,17 +25,15 @@ Array = np.ndarray
 Tensor = torch.Tensor
 Slot = tuple[str, bool, Tensor, bool]  # (nnlib weight name, is a parameter, tensor, transposed)
 
-_LAYERS = {
-    layers_.Dense: lambda layer, act, kw: TorchDense(
-        layer.input_shape[0], layer.units, act, layer.use_bias, **kw
+_LAYERS = {  # nnlib layer -> its module, from (layer, torch activation, device and dtype)
+    layers_.Dense: lambda d, act, kw: TorchDense(d.input_shape[0], d.units, act, d.use_bias, **kw),
+    layers_.Activation: lambda a, act, kw: act,
+    layers_.Dropout: lambda d, act, kw: TorchDropout(d.rate),
+    layers_.BatchNormalization: lambda b, act, kw: TorchBatchNorm(
+        b.input_shape[0], b.momentum, b.epsilon, **kw
     ),
-    layers_.Activation: lambda layer, act, kw: act,
-    layers_.Dropout: lambda layer, act, kw: TorchDropout(layer.rate),
-    layers_.BatchNormalization: lambda layer, act, kw: TorchBatchNorm(
-        layer.input_shape[0], layer.momentum, layer.epsilon, **kw
-    ),
-    layers_.Flatten: lambda layer, act, kw: nn.Flatten(),
-    layers_.Reshape: lambda layer, act, kw: TorchReshape(layer.output_shape),
+    layers_.Flatten: lambda f, act, kw: nn.Flatten(),
+    layers_.Reshape: lambda r, act, kw: TorchReshape(r.output_shape),
 }
 _LAYER_METHODS = ("forward", "backward", "backward_z", "penalty", "compute_output_shape")
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -43,11 +41,8 @@ _ABSTRACT = {losses_.Loss.value, losses_.Loss.grad, optimizers_.Optimizer.update
 
 
 def _check_portable(obj: Any, kind: str, methods: Sequence[str]) -> None:
-    """Refuse an object whose math the PyTorch path cannot run on tensors.
-
-    The PyTorch path calls nnlib's own methods on tensors (written with the Python array API); a
-    method defined outside nnlib, or left abstract, is code we cannot vouch for.
-    """
+    """Refuse an object whose ``methods`` are not nnlib's own (array API code that runs on
+    tensors): one defined outside nnlib, or left abstract, is NumPy code we cannot vouch for."""
     for name in methods:
         fn = getattr(type(obj), name, None)
         if fn is None or fn in _ABSTRACT or not fn.__module__.startswith("nnlib."):
@@ -167,7 +162,7 @@ def to_torch(
     dev = resolve_device(device)
     kw = {"device": dev, "dtype": _resolve_dtype(dtype, model.dtype, dev)}
     modules = [_convert_layer(layer, **kw) for layer in model.layers]
-    module = TorchSequential(modules, [layer.name for layer in model.layers], model.input_shape)
+    module = TorchSequential(modules, model.input_shape)
     _copy_to_torch(model, module)
     return module
 

@@ -110,16 +110,12 @@ class TorchSequential(nn.Module):
 
     ``forward(x)`` gives what nnlib's ``predict`` gives (probabilities for a softmax output).
     Inputs must already be tensors of the module's dtype on its device (a clear ``TypeError``
-    otherwise); :class:`TorchModel` takes NumPy arrays. ``layer_names``: the nnlib layers' names;
-    ``input_shape``: the shape of one sample.
+    otherwise); :class:`TorchModel` takes NumPy arrays. ``input_shape``: the shape of one sample.
     """
 
-    def __init__(
-        self, modules: Sequence[nn.Module], layer_names: Sequence[str], input_shape: tuple[int, ...]
-    ) -> None:
+    def __init__(self, modules: Sequence[nn.Module], input_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.layers = nn.ModuleList(modules)
-        self.layer_names = list(layer_names)
         self.input_shape = tuple(input_shape)
 
     @property
