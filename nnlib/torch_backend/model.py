@@ -4,7 +4,6 @@ which own the loop and ask it for the steps and the transfers (:class:`nnlib.mod
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 from typing import Any
 
@@ -78,13 +77,20 @@ class TorchModel:
         return f"<TorchModel of {self.model!r} on {self.device_name}, {self.dtype}>"
 
     # --- the public surface: nnlib's own, with this backend -----------------------------------
-    def fit(self, x: Array, y: Array, *args: Any, **kwargs: Any) -> History:
+    def fit(
+        self,
+        x: Array,
+        y: Array,
+        epochs: int = 1,
+        batch_size: int = 32,
+        verbose: int | str = "auto",
+        **kw: Any,
+    ) -> History:
         """:meth:`nnlib.models.Sequential.fit` (same arguments and History), steps on PyTorch."""
         self._check_compiled()
-        bound = inspect.signature(Sequential.fit).bind(self.model, x, y, *args, **kwargs)
-        if bound.arguments.get("verbose", "auto"):
+        if verbose:
             print(f"nnlib.torch_backend: training on {self.device_name} in {self.dtype}")
-        return self.model.fit(x, y, *args, **kwargs, backend=self)
+        return self.model.fit(x, y, epochs, batch_size, verbose, **kw, backend=self)
 
     def evaluate(
         self, x: Array, y: Array, batch_size: int = 32, verbose: int = 0
