@@ -77,20 +77,12 @@ class TorchModel:
         return f"<TorchModel of {self.model!r} on {self.device_name}, {self.dtype}>"
 
     # --- the public surface: nnlib's own, with this backend -----------------------------------
-    def fit(
-        self,
-        x: Array,
-        y: Array,
-        epochs: int = 1,
-        batch_size: int = 32,
-        verbose: int | str = "auto",
-        **kw: Any,
-    ) -> History:
-        """:meth:`nnlib.models.Sequential.fit` (same arguments and History), steps on PyTorch."""
+    def fit(self, x: Array, y: Array, **kwargs: Any) -> History:
+        """:meth:`nnlib.models.Sequential.fit` (same keyword arguments and History) on PyTorch."""
         self._check_compiled()
-        if verbose:
+        if kwargs.get("verbose", "auto"):
             print(f"nnlib.torch_backend: training on {self.device_name} in {self.dtype}")
-        return self.model.fit(x, y, epochs, batch_size, verbose, **kw, backend=self)
+        return self.model.fit(x, y, **kwargs, backend=self)
 
     def evaluate(
         self, x: Array, y: Array, batch_size: int = 32, verbose: int = 0
