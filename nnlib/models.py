@@ -281,12 +281,7 @@ class Sequential:
         NumPy; :class:`nnlib.torch_backend.TorchModel` passes itself); at the end of every epoch
         the weights are back in this model, where the callbacks and the validation see them.
         """
-        if self.optimizer is None:
-            raise RuntimeError(
-                "You must compile the model before training: call "
-                "model.compile(optimizer='rmsprop', loss='categorical_crossentropy', "
-                "metrics=['accuracy'])."
-            )
+        self._require_compiled()
         x, y = self._prepare(x, y)
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
@@ -478,6 +473,14 @@ class Sequential:
                     f"the model needs {names}."
                 )
             self.set_weights([data[n] for n in names])
+
+    def _require_compiled(self) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(
+                "You must compile the model before training: call "
+                "model.compile(optimizer='rmsprop', loss='categorical_crossentropy', "
+                "metrics=['accuracy'])."
+            )
 
     def _require_built(self) -> None:
         if not self.built:

@@ -180,11 +180,7 @@ class TorchModel:
 
     def _check_compiled(self) -> None:
         model = self.model
-        if model.optimizer is None or model.loss is None:
-            raise RuntimeError(
-                "You must compile the model before training: call model.compile(optimizer="
-                "'rmsprop', loss='categorical_crossentropy', metrics=['accuracy'])."
-            )
+        model._require_compiled()
         _check_portable(model.loss, "Loss", ("value", "grad", "fused_grad", "__call__"))
         _check_portable(model.optimizer, "Optimizer", ("update", "apply_gradients"))
 
