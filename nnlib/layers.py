@@ -296,13 +296,11 @@ class Dense(Layer):
             dx, dW, db = dense_backward(dz, cache)
         else:
             dx, dW, db = None, cache[0].T @ dz, dz.sum(axis=0)
-        if self.kernel_regularizer is not None:
-            dW += self.kernel_regularizer.gradient(self.params["W"])
         self.grads["W"] = dW
         if self.use_bias:
-            if self.bias_regularizer is not None:
-                db += self.bias_regularizer.gradient(self.params["b"])
             self.grads["b"] = db
+        for k, reg in self.regularized():
+            self.grads[k] += reg.gradient(self.params[k])  # d penalty / dw
         return dx
 
     def kink_mask(self) -> Array | None:
@@ -311,13 +309,15 @@ class Dense(Layer):
             return self.cache[1] > 0
         return None
 
+    def regularized(self) -> list[tuple[str, Any]]:
+        """``(weight name, regularizer)`` of each regularized weight (``'W'``, ``'b'``)."""
+        bias = self.bias_regularizer if self.use_bias else None
+        return [
+            (k, reg) for k, reg in (("W", self.kernel_regularizer), ("b", bias)) if reg is not None
+        ]
+
     def penalty(self) -> float:
-        total = 0.0
-        if self.kernel_regularizer is not None:
-            total += self.kernel_regularizer(self.params["W"])
-        if self.bias_regularizer is not None and self.use_bias:
-            total += self.bias_regularizer(self.params["b"])
-        return total
+        return sum((reg(self.params[k]) for k, reg in self.regularized()), 0.0)
 
     def _cache(self) -> tuple:
         if self.cache is None:

@@ -16,6 +16,7 @@ from nnlib.models import Sequential
 
 # isort: off
 from nnlib.torch_backend.convert import _base, _check_portable, _copy_to_torch, _slots, _to_numpy
+from nnlib.torch_backend.convert import _weight_slots
 from nnlib.torch_backend.convert import to_torch
 from nnlib.torch_backend.devices import _TORCH_TO_NP, DeviceLike, DTypeLike, _resolve_dtype
 from nnlib.torch_backend.devices import describe_device, resolve_device
@@ -227,14 +228,11 @@ class TorchModel:
             for _, w, _ in self._trainable():
                 w.grad = torch.zeros_like(w) if w.grad is None else w.grad
             for layer, sub in zip(self.model.layers, self.module.layers, strict=True):
-                if isinstance(layer, Dense):  # the penalties: value and gradient
-                    pairs = [(layer.kernel_regularizer, sub.linear.weight)]
-                    pairs += [(layer.bias_regularizer, sub.linear.bias)]
-                    for reg, w in pairs:
-                        if reg is not None and w is not None:
-                            loss += reg(w)
-                            if layer.trainable:
-                                w.grad += reg.gradient(w)
+                tensors = {key: t for key, _, t, _ in _weight_slots(layer, sub)}
+                for key, reg in layer.regularized() if isinstance(layer, Dense) else []:
+                    loss += reg(tensors[key])  # the penalties, as in Dense.penalty and backward
+                    if layer.trainable:
+                        tensors[key].grad += reg.gradient(tensors[key])
         return loss, out.detach()
 
 
