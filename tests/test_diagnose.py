@@ -297,7 +297,9 @@ def test_a_wrong_sign_in_softmax_cross_entropy_is_named_as_the_root_cause(tmp_ro
         assert tests[k]["root_cause"]["function"] == "softmax_cross_entropy", tests[k]
         text = tests[k]["message"] + tests[k].get("diagnosis", "")
         assert "`softmax_cross_entropy`" in text, tests[k]
-    page = (Path(root) / "autograder-feedback" / "sce_sign" / "02-backprop" / "feedback.html").read_text()
+    page = (
+        Path(root) / "autograder-feedback" / "sce_sign" / "02-backprop" / "feedback.html"
+    ).read_text()
     assert "fails only because" in page
 
 
