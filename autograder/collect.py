@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from autograder.config import Course
 from autograder.notebook import load_assignment
-from autograder.safe import clean_text, name_problem
+from autograder.safe import clean_text, name_problem, open_nofollow
 
 __all__ = [
     "CollectError",
@@ -257,11 +257,11 @@ def _entries_from_folder(path: str, stage: str) -> tuple[list[tuple[str, str, fl
                 continue
             dest = os.path.join(stage, f"{count:06d}")
             try:  # no symlink, no FIFO, and it is still the regular file that lstat saw
-                fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                fd, opened = open_nofollow(full)
             except OSError as exc:
                 refused.append((rel, f"not a regular file or unreadable ({exc.strerror})"))
                 continue
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            if not stat.S_ISREG(opened.st_mode):
                 os.close(fd)
                 refused.append((rel, "not a regular file (symlink or special file)"))
                 continue

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from autograder.notebook import MAX_NOTEBOOK_BYTES
+from autograder.safe import open_nofollow
 
 __all__ = [
     "DaskExecutor",
@@ -171,12 +172,11 @@ def _read_submission(folder: str, wanted: set[str]) -> dict[str, tuple[str, obje
             out[name] = ("extra", None)
             continue
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd, st = open_nofollow(path)
         except OSError:
             out[name] = ("symlink" if os.path.islink(path) else "unreadable", None)
             continue
         with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
             if stat.S_ISDIR(st.st_mode):
                 out[name] = ("dir", None)
             elif not stat.S_ISREG(st.st_mode):

@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.safe import clean_text
+from autograder.safe import clean_text, open_nofollow
 
 __all__ = [
     "DATASETS",
@@ -92,14 +92,13 @@ def load_notebook_json(path: str) -> dict:
     name = clean_text(os.path.basename(path), 200)
     try:
         # never follow a symlink, never block on a FIFO; then it must really be a regular file
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd, st = open_nofollow(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise InvalidNotebook(
                 f"{name} is a symbolic link, not a notebook file: submit the notebook itself"
             ) from None
         raise InvalidNotebook(f"{name}: cannot be read ({exc.strerror})") from None
-    st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise InvalidNotebook(

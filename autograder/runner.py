@@ -112,7 +112,9 @@ def _solution_names(spec: NotebookSpec) -> dict[str, str]:
     return out
 
 
-def _explain(exc: BaseException, spec: NotebookSpec, runs: dict[str, Any]) -> tuple[str, str]:
+def _explain(
+    exc: BaseException, solution_names: dict[str, str], runs: dict[str, Any]
+) -> tuple[str, str]:
     """Status and student-facing message for an exception raised while running a test cell."""
     if isinstance(exc, _CellTimeout | SandboxTimeout):
         return "timeout", str(exc) or "the test did not finish in time"
@@ -125,7 +127,7 @@ def _explain(exc: BaseException, spec: NotebookSpec, runs: dict[str, Any]) -> tu
         return "failed", f"your code raised {exc}{hint}"
     if isinstance(exc, NameError) and getattr(exc, "name", None):
         name = exc.name
-        owner = _solution_names(spec).get(name)
+        owner = solution_names.get(name)
         if owner:
             run = runs.get(owner)
             why = f": that cell failed with {run.error}" if run and run.error else ""
@@ -195,6 +197,7 @@ def _run_tests(
             except (StudentError, SandboxCrashed, SandboxTimeout) as exc:
                 log.append(f"could not fetch {name}: {exc}")
     runs = {run.label: run for run in sandbox.runs}
+    solution_names = _solution_names(spec)  # which solution cell defines each name
     results = []
     recorder = diagnose_mod.Recorder(sandbox)
     for cell in spec.cells:
@@ -247,9 +250,9 @@ def _run_tests(
         if error is None:
             results.append(_test_result(cell, True, "ok"))
         else:
-            status, message = _explain(error, spec, runs)
+            status, message = _explain(error, solution_names, runs)
             if cell.hidden:
-                tested = sorted(forbid_mod.free_names(cell.source) & _solution_names(spec).keys())
+                tested = sorted(forbid_mod.free_names(cell.source) & solution_names.keys())
                 message = _hidden_message(error, status, message, tested)
             results.append(_test_result(cell, False, status, clean_text(message, 3000)))
     budget = min(diagnose_s, deadline - time.monotonic() - 2.0)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from typing import Any
 
 __all__ = [
     "MAX_ID_BYTES",
+    "open_nofollow",
     "clean_text",
     "clean_tree",
     "csv_cell",
@@ -281,3 +283,28 @@ def sanitize_markdown(source: Any) -> str:
     text = _MD_INLINE_LINK.sub(_safe_destination, text)
     text = _MD_REF_DEF.sub(_safe_destination, text)
     return _TEX_LINK.sub(lambda m: "\u2216" + m.group(1), text)
+
+
+def open_nofollow(path: str) -> tuple[int, os.stat_result]:
+    """Open a student's file for reading as it is: never through a symlink, never blocking on a
+    FIFO, and return what ``fstat`` says of the opened file (what is read is what was checked).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+
+    Returns
+    -------
+    fd : int
+        The open descriptor (the caller closes it); check ``stat.S_ISREG(st.st_mode)``.
+    st : os.stat_result
+        The opened file's status.
+
+    Raises
+    ------
+    OSError
+        ``ELOOP`` for a symbolic link, or whatever else stopped the open.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    return fd, os.fstat(fd)

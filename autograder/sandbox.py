@@ -41,7 +41,7 @@ from autograder.isolation import (
     tree_usage,
 )
 from autograder.launch import PACKAGE_DIR, module_command
-from autograder.safe import clean_text
+from autograder.safe import clean_text, open_nofollow
 
 __all__ = [
     "WALL_FACTOR",
@@ -275,9 +275,9 @@ class Sandbox:
         fds: dict[str, int] = {}
         try:
             for name, path in self.files.items():
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                fd, st = open_nofollow(path)
                 fds[name] = fd
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                if not stat.S_ISREG(st.st_mode):
                     raise OSError(f"{name} is not a regular file")
         except OSError:
             for fd in fds.values():

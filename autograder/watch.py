@@ -34,13 +34,14 @@ import fnmatch
 import json
 import os
 import signal
+import stat
 import statistics
 import time
 from dataclasses import dataclass, field
 
 from autograder.config import Course
 from autograder.executors import Task, TaskNotRun, _read_submission, make_executor
-from autograder.safe import clean_text, log_text, show_id, student_id_problem
+from autograder.safe import clean_text, log_text, open_nofollow, show_id, student_id_problem
 
 __all__ = ["WatchOptions", "queue_status", "watch", "watch_once"]
 
@@ -279,11 +280,11 @@ def _parse_inbound(name: str, assignments: set[str]) -> tuple[str, str, str] | N
 
 def _read_small(path: str, limit: int = 4096) -> str:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd, st = open_nofollow(path)
     except OSError:
         return ""
     with os.fdopen(fd, "rb") as fh:
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             return ""
         return fh.read(limit).decode("utf-8", "replace").strip()
 
