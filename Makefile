@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 
 SLIDES := _build/html/slides/lecture-08.slides.html
 
-.PHONY: help setup venv data browser vendor book slides serve test lint format clean bench
+.PHONY: help setup venv data browser sandbox database vendor book slides serve test lint format clean bench
 
 help:
 	@echo "make book   - set up everything, build the course (executes every chapter), print where to open it"
@@ -17,7 +17,7 @@ help:
 	@echo "make serve  - serve _build/html on http://127.0.0.1:8000"
 	@echo "make lint   - ruff check + ruff format --check"
 	@echo "make bench  - speed benchmarks (nnlib vs NumPy loop vs PyTorch; grading time per assignment;"
-	@echo "              autograder vs nbgrader on 100 submissions)"
+	@echo "              autograder vs nbgrader on 100 submissions; share of mistakes the feedback names)"
 
 # --- set-up ---------------------------------------------------------------------------------
 $(STAMP): requirements.lock pyproject.toml
@@ -36,7 +36,16 @@ data: venv
 browser:
 	@bash scripts/install-chromium.sh
 
-setup: venv data browser
+# The autograder's sandbox (Debian's bubblewrap).
+sandbox:
+	@bash scripts/install-bubblewrap.sh
+
+# Debian's PostgreSQL server binaries, for the tests of the gradebook on PostgreSQL (each test
+# starts its own throw-away server in a temporary folder; no system service).
+database:
+	@bash scripts/install-postgresql.sh
+
+setup: venv data browser sandbox database
 
 # Browser assets the site serves itself (MathJax 3, reveal.js, ...) from the npm registry into
 # _vendor/static/ (git-ignored); skipped when already there.
@@ -80,6 +89,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_nnlib.py
 	$(BIN)/python benchmarks/bench_grading_time.py
 	$(BIN)/python benchmarks/bench_autograder.py
+	$(BIN)/python benchmarks/bench_diagnosis.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -27,25 +27,148 @@ import types
 from typing import Any
 
 from autograder.frames import FrameReader, write_frame
-from autograder.isolation import Limits, isolate
+from autograder.isolation import Limits, apply_limits, drop_privileges
 
 _TB_CHARS = 4000
 
 
-class _ForbiddenImports(importlib.abc.MetaPathFinder):
-    """Refuses imports of forbidden modules with a clear message."""
+#: Every refusal of a forbidden module or function says this (the runner recognises it).
+FORBIDDEN = "is forbidden in this assignment"
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        for name in self.names:
+def _forbidden_stub(dotted: str) -> Any:
+    """A function named like ``dotted``'s last part that raises :class:`ImportError`.
+
+    Its code uses nothing but a builtin, so it can also replace the original's ``__code__``.
+    """
+    attr = dotted.rsplit(".", 1)[-1]
+    message = f"{dotted} {FORBIDDEN}: write the code yourself with NumPy"
+    ns: dict[str, Any] = {}
+    exec(f"def {attr}(*args, **kwargs):\n    raise ImportError({message!r})", ns)
+    return ns[attr]
+
+
+class _Forbidden(importlib.abc.MetaPathFinder):
+    """Makes forbidden modules and functions absent, however they are reached.
+
+    A forbidden module cannot be imported (whatever the name is computed from). A forbidden
+    function (``scipy.special.softmax``) is replaced by a stub that raises
+    :class:`ImportError` in its module and wherever else a loaded module holds it, now and in
+    modules imported later, and a Python function's code itself is swapped, so ``getattr`` with a
+    computed name, ``vars(module)``, ``__dict__`` or an alias in a private module all reach the
+    stub.
+    """
+
+    def __init__(self, modules: list[str], names: list[str]) -> None:
+        self.modules = modules
+        self.names = [n for n in names if "." in n]
+        self.stubs: dict[int, Any] = {}  # id(original) -> stub
+        self.originals: list[Any] = []  # keeps the originals alive so ids stay unique
+        self._busy: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        for name in self.modules:
             if fullname == name or fullname.startswith(name + "."):
                 raise ImportError(
-                    f"importing {fullname!r} is not allowed in this assignment "
-                    f"({name} is forbidden: write the code yourself with NumPy)"
+                    f"importing {fullname!r}: {name} {FORBIDDEN} (write the code yourself "
+                    "with NumPy)"
                 )
-        return None
+        if not self.names or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            self._busy.discard(fullname)
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        spec.loader = _HookedLoader(loader, self)
+        return spec
+
+    def after_import(self, module: Any) -> None:
+        """Replace forbidden functions defined by ``module`` and aliases of known ones in it."""
+        found = False
+        for dotted in self.names:
+            parent, attr = dotted.rsplit(".", 1)
+            if parent != getattr(module, "__name__", None) or not hasattr(module, attr):
+                continue
+            original = getattr(module, attr)
+            if id(original) in self.stubs:
+                continue
+            stub = _forbidden_stub(dotted)
+            self.stubs[id(original)] = stub
+            self.originals.append(original)
+            code = getattr(original, "__code__", None)
+            if code is not None:
+                try:  # every reference to the function, even from gc, now runs the stub
+                    original.__code__ = stub.__code__
+                except (ValueError, TypeError, AttributeError):
+                    pass
+            found = True
+        for mod in list(sys.modules.values()) if found else [module]:
+            self._replace_in(mod)
+
+    def _replace_in(self, module: Any) -> None:
+        try:
+            space = vars(module)
+        except TypeError:
+            return
+        for key, value in list(space.items()):
+            stub = self.stubs.get(id(value))
+            if stub is not None and stub is not value:
+                try:
+                    space[key] = stub
+                except TypeError:
+                    pass
+
+    def install(self) -> None:
+        """Put the finder first and treat the modules already imported (NumPy).
+
+        Libraries probe for optional modules with :func:`importlib.util.find_spec` (PyTorch
+        probes for scikit-learn): for them a forbidden module is simply not installed, while
+        importing it still fails with the reason.
+        """
+        import importlib.util
+
+        probe = importlib.util.find_spec
+        modules = self.modules
+
+        def find_spec(name: str, package: str | None = None) -> Any:
+            full = importlib.util.resolve_name(name, package) if name.startswith(".") else name
+            if any(full == m or full.startswith(m + ".") for m in modules):
+                return None
+            return probe(name, package)
+
+        importlib.util.find_spec = find_spec
+        sys.meta_path.insert(0, self)
+        for module in list(sys.modules.values()):
+            self.after_import(module)
+
+
+class _HookedLoader(importlib.abc.Loader):
+    """Runs a module's own loader, then :meth:`_Forbidden.after_import`."""
+
+    def __init__(self, loader: Any, owner: _Forbidden) -> None:
+        self.loader, self.owner = loader, owner
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        self.owner.after_import(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
 
 
 class _IPythonStub:
@@ -156,20 +279,46 @@ class Server:
     def op_get(self, msg: dict) -> dict:
         return {"ok": True, "value": self._encode(self._target(msg))}
 
+    def _arrays(self, value: Any, path: tuple = (), depth: int = 0) -> list[tuple[tuple, Any]]:
+        """(path, array) of the arrays in an argument (in lists, tuples and dicts)."""
+        if isinstance(value, self.np.ndarray):
+            return [(path, value)]
+        out: list[tuple[tuple, Any]] = []
+        if depth < 4 and isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                out += self._arrays(item, (*path, i), depth + 1)
+        elif depth < 4 and isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    out += self._arrays(item, (*path, key), depth + 1)
+        return out
+
     def op_call(self, msg: dict) -> dict:
         func = self._target(msg)
         args = self._decode(msg.get("args", []))
         kwargs = self._decode(msg.get("kwargs", {"$d": []}))
+        # the caller's arrays arrive as copies: note them, to send back what the call changed
+        before = [(p, a, a.copy()) for p, a in self._arrays([list(args), kwargs])]
         if not msg.get("warnings"):
-            return {"ok": True, "value": self._encode(func(*args, **kwargs))}
-        import warnings
+            reply = {"ok": True, "value": self._encode(func(*args, **kwargs))}
+        else:
+            import warnings
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with self.np.errstate(over="warn", divide="warn", invalid="warn"):
-                result = func(*args, **kwargs)
-        texts = [f"{w.category.__name__}: {w.message}" for w in caught][:20]
-        return {"ok": True, "value": self._encode(result), "warnings": texts}
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with self.np.errstate(over="warn", divide="warn", invalid="warn"):
+                    result = func(*args, **kwargs)
+            texts = [f"{w.category.__name__}: {w.message}" for w in caught][:20]
+            reply = {"ok": True, "value": self._encode(result), "warnings": texts}
+        changed = [
+            [list(p), self._encode(a)]
+            for p, a, old in before
+            if a.shape == old.shape
+            and not self.np.array_equal(a, old, equal_nan=a.dtype.kind in "fc")
+        ]
+        if changed:
+            reply["changed_args"] = changed
+        return reply
 
     def serve(self) -> None:
         """Answer requests until the channel closes."""
@@ -211,26 +360,17 @@ def main(argv: list[str]) -> int:
     in_fd, out_fd = int(argv[1]), int(argv[2])
     reader = FrameReader(in_fd)
     setup = reader.read()
-    try:
-        report, cwd = isolate(
-            uid=setup.get("uid"),
-            workdir=setup["workdir"],
-            limits=Limits(**setup["limits"]),
-            hide=setup.get("hide", []),
-            needed=setup.get("needed", []),
-        )
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(setup.get("env", {}))
-        os.environ["HOME"] = cwd
+    try:  # bubblewrap made the namespaces and the file system; the rest is done here
+        report: dict = {}
+        if setup.get("uid") is not None:
+            drop_privileges(int(setup["uid"]))
+        report["limits"] = apply_limits(Limits(**setup["limits"]))
         for fd in (in_fd, out_fd):
             os.set_inheritable(fd, False)
         forbid = setup.get("forbid_modules", [])
         for name in list(sys.modules):
             if any(name == f or name.startswith(f + ".") for f in forbid):
                 del sys.modules[name]
-        sys.meta_path.insert(0, _ForbiddenImports(forbid))
-        report["imports_blocked"] = forbid
         server = Server(reader, out_fd)
     except BaseException as exc:  # no student code has run yet: report the grader's problem
         traceback.print_exc()
@@ -241,8 +381,9 @@ def main(argv: list[str]) -> int:
             __import__(name)
         except Exception:
             pass
+    _Forbidden(setup.get("forbid_modules", []), setup.get("forbid_names", [])).install()
     sys.argv = ["notebook"]
-    write_frame(out_fd, {"op": "ready", "isolation": report, "cwd": cwd})
+    write_frame(out_fd, {"op": "ready", "isolation": report, "cwd": os.getcwd()})
     server.serve()
     return 0
 

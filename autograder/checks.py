@@ -27,13 +27,16 @@ __all__ = [
     "call_with_warnings",
     "cpu_seconds",
     "grading_seed",
+    "self_check",
 ]
 
 #: The seed :func:`grading_seed` returns outside the grader (in a kernel, under nbgrader).
 DEFAULT_SEED = 20260
 #: Set by the trusted runner while it grades one submission (never by the student's process):
 #: ``seed`` (int, drawn per grading from the submission) and ``cpu_clock`` (callable returning
-#: the CPU seconds used so far by every process of the student's sandbox).
+#: the CPU seconds used so far by every process of the student's sandbox); ``tolerances`` (a list
+#: that :func:`assert_close` appends its ``(rtol, atol)`` to, for the diagnosis) and ``mismatches``
+#: (where it appends ``(actual, expected, name)`` when it fails).
 _runtime: dict[str, Any] = {}
 
 
@@ -70,6 +73,7 @@ def cpu_seconds() -> float:
         return float(clock())
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + kids.ru_utime + kids.ru_stime
+
 
 _NUMERIC_KINDS = "biufc"
 
@@ -197,6 +201,9 @@ def assert_close(
         With the shapes, or the number of mismatches, the first mismatching element's index and
         both values, and the tolerance.
     """
+    record = _runtime.get("tolerances")
+    if record is not None:  # the grader's diagnosis compares results with the test's tolerance
+        record.append((float(rtol), float(atol)))
     act = _as_numeric(actual, name)
     exp = _as_numeric(expected, name, " (expected)")
     if act.shape != exp.shape:
@@ -205,6 +212,9 @@ def assert_close(
         close = np.isclose(act, exp, rtol=rtol, atol=atol, equal_nan=True)
     if close.all():
         return
+    mismatches = _runtime.get("mismatches")
+    if mismatches is not None and len(mismatches) < 8:  # for the diagnosis's pattern checks
+        mismatches.append((act.copy(), exp.copy(), str(name)))
     bad = np.argwhere(~close) if act.ndim else np.zeros((1, 0), dtype=int)
     idx = tuple(int(i) for i in bad[0])
     a, e = act[idx], exp[idx]
@@ -275,4 +285,70 @@ def assert_no_warnings(func: Callable, *args: Any, name: str | None = None, **kw
             f"{label} emitted {len(caught)} warning(s), first: {caught[0]} "
             "(a numerically stable version should not overflow)"
         )
+    return result
+
+
+def _this_notebook() -> str | None:
+    """The path of the notebook this kernel runs, where the front end says so."""
+    import glob
+    import os
+
+    for candidate in (os.environ.get("JPY_SESSION_NAME"),):  # Jupyter Server >= 2
+        if candidate and candidate.endswith(".ipynb") and os.path.isfile(candidate):
+            return candidate
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        vsc = shell.user_ns.get("__vsc_ipynb_file__") if shell is not None else None
+        if vsc and os.path.isfile(vsc):
+            return vsc
+    except ImportError:
+        pass
+    try:  # Colab keeps the notebook in the browser: fetch it, named as Colab names it
+        import json
+        import tempfile
+
+        from google.colab import _message  # type: ignore[import-not-found]
+
+        nb = _message.blocking_request("get_ipynb", timeout_sec=30)["ipynb"]
+        name = nb.get("metadata", {}).get("colab", {}).get("name", "notebook.ipynb")
+        path = os.path.join(tempfile.mkdtemp(), os.path.basename(name))
+        with open(path, "w") as fh:
+            json.dump(nb, fh)
+        return path
+    except Exception:
+        pass
+    found = sorted(glob.glob("[0-9][0-9]-*.ipynb"))
+    return found[0] if len(found) == 1 else None
+
+
+def self_check(path: str | None = None, source_dir: str | None = None) -> dict:
+    """Check this notebook as the grader will: public tests, forbidden functions, inputs changed
+    in place, warnings, and what the mistake most likely is. Save the notebook first.
+
+    ``from autograder.checks import self_check; self_check()`` in a cell of the notebook; or
+    ``autograder check NOTEBOOK`` in a terminal (the same check).
+
+    Parameters
+    ----------
+    path : str, optional
+        The notebook (default: the one this kernel runs, where the front end tells).
+    source_dir : str, optional
+        An instructor's source folder of the assignment.
+
+    Returns
+    -------
+    dict
+        The result (also printed as a short report).
+    """
+    from autograder.check import check_notebook, format_report
+
+    path = path or _this_notebook()
+    if not path:
+        raise FileNotFoundError(
+            "cannot tell which notebook this is: call self_check('NN-name.ipynb') with its file"
+        )
+    result = check_notebook(path, source_dir=source_dir)
+    print(format_report(result))
     return result

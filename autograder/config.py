@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "tmp_mb": 64,
     "uid_base": 61000,
     "output_cap": 64 * 1024,
+    "scheduler": "",  # a Dask scheduler (tcp://HOST:PORT) to grade on; empty: the local pool
+    "due_dates": {},
+    "extensions": {},
+    "lms_assignment_ids": {},
 }
 
 
@@ -65,8 +69,10 @@ class Course:
         return os.path.join(self.root, "submitted")
 
     def feedback_dir(self, student: str, assignment: str) -> str:
-        """``feedback/<student>/<assignment>``."""
-        return os.path.join(self.root, "feedback", student, assignment)
+        """``autograder-feedback/<student>/<assignment>``: beside nbgrader's ``feedback/``, which
+        ``nbgrader generate_feedback`` owns (it removes a student's folder there with
+        ``--force``, and skips a folder that already exists)."""
+        return os.path.join(self.root, "autograder-feedback", student, assignment)
 
     def state_dir(self, assignment: str) -> str:
         """``.autograder/<assignment>``: journal, results, reports."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import time
 from dataclasses import dataclass
 
 __all__ = ["Violation", "bound_names", "free_names", "module_locations", "tainted_names"]
@@ -96,8 +97,12 @@ def _aliases(trees: list[ast.AST]) -> dict[str, str]:
     return out
 
 
+class _OutOfTime(Exception):
+    """The static check used up its time budget."""
+
+
 def _violations(
-    stmt: ast.AST, aliases: dict[str, str], forbid: list[str]
+    stmt: ast.AST, aliases: dict[str, str], forbid: list[str], deadline: float
 ) -> list[tuple[int, str, str]]:
     found = []
 
@@ -106,7 +111,16 @@ def _violations(
         if rule:
             found.append((getattr(node, "lineno", 0), path, rule))
 
-    for node in ast.walk(stmt):
+    # A dotted name is resolved once, from the outermost node of its chain: resolving every
+    # inner node again would make a long chain (a.b.c. ... .z) cost its length squared.
+    inner: set[int] = set()
+    for count, node in enumerate(ast.walk(stmt)):
+        if count % 4096 == 0 and time.monotonic() > deadline:
+            raise _OutOfTime
+        if isinstance(node, ast.Attribute):
+            inner.add(id(node.value))
+        elif isinstance(node, ast.Call) and node.args and _dotted(node.func, {}) == "getattr":
+            inner.add(id(node.args[0]))
         if isinstance(node, ast.Import):
             for a in node.names:
                 hit(node, a.name)
@@ -115,12 +129,16 @@ def _violations(
             for a in node.names:
                 hit(node, f"{node.module}.{a.name}")
         elif isinstance(node, ast.Attribute | ast.Name):
-            hit(node, _dotted(node, aliases))
+            if id(node) not in inner:
+                hit(node, _dotted(node, aliases))
         elif isinstance(node, ast.Call):
-            path = _dotted(node, aliases)
-            if path:
-                hit(node, path)
-            func = _dotted(node.func, aliases)
+            if id(node) not in inner:
+                hit(node, _dotted(node, aliases))
+            func = (
+                _dotted(node.func, aliases)
+                if isinstance(node.func, ast.Name | ast.Attribute)
+                else None
+            )
             if func in ("__import__", "importlib.import_module", "importlib.__import__"):
                 if node.args and isinstance(node.args[0], ast.Constant):
                     hit(node, str(node.args[0].value))
@@ -186,9 +204,13 @@ def free_names(code: str) -> set[str]:
 
 
 def tainted_names(
-    cells: list[tuple[str, str]], forbid: list[str]
-) -> tuple[dict[str, str], list[Violation]]:
+    cells: list[tuple[str, str]], forbid: list[str], budget_s: float = 10.0
+) -> tuple[dict[str, str], list[Violation], bool]:
     """Find forbidden references in the student's code and the names they taint.
+
+    Linear in the size of the code, and time-boxed: a notebook built to exhaust the analysis
+    gets what was found until then, ``complete=False``, and the run-time block (forbidden
+    modules and functions are absent in the sandbox) still applies.
 
     Parameters
     ----------
@@ -196,6 +218,8 @@ def tainted_names(
         The student's code cells (as run in the sandbox).
     forbid : list of str
         Forbidden dotted names.
+    budget_s : float
+        Seconds the analysis may take.
 
     Returns
     -------
@@ -203,43 +227,56 @@ def tainted_names(
         Name -> the reason (a violation, or the tainted name it uses).
     violations : list of Violation
         Every forbidden reference found.
+    complete : bool
+        False when the budget ran out before the whole code was checked.
     """
     if not forbid:
-        return {}, []
-    stmts: list[tuple[str, ast.stmt]] = []
-    for label, code in cells:
-        try:
-            stmts.extend((label, s) for s in ast.parse(code).body)
-        except (SyntaxError, ValueError):
-            continue
-    aliases = _aliases([s for _, s in stmts])
+        return {}, [], True
+    deadline = time.monotonic() + budget_s
     tainted: dict[str, str] = {}
     violations: list[Violation] = []
-    binds = [(label, s, bound_names(s)) for label, s in stmts]
-    for label, stmt, names in binds:
-        seen: set[tuple[int, str]] = set()
-        found = []
-        for line, what, rule in _violations(stmt, aliases, forbid):
-            if (line, rule) not in seen:
-                seen.add((line, rule))
-                found.append(Violation(label, line, what, rule))
-        violations.extend(found)
-        for name in names if found else ():
-            tainted.setdefault(name, f"uses {found[0]}")
-    changed = True
-    while changed:
-        changed = False
-        for _, stmt, names in binds:
-            used = {
+    try:
+        stmts: list[tuple[str, ast.stmt]] = []
+        for label, code in cells:
+            try:
+                stmts.extend((label, s) for s in ast.parse(code).body)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            if time.monotonic() > deadline:
+                raise _OutOfTime
+        aliases = _aliases([s for _, s in stmts])
+        users: dict[str, list[int]] = {}  # name -> statements that read it
+        binds: list[set[str]] = []
+        for i, (label, stmt) in enumerate(stmts):
+            names = bound_names(stmt)
+            binds.append(names)
+            for name in {
                 n.id
                 for n in ast.walk(stmt)
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-            }
-            bad = sorted(used & tainted.keys())
-            for name in names - tainted.keys() if bad else ():
-                tainted[name] = f"uses `{bad[0]}`, which {tainted[bad[0]]}"
-                changed = True
-    return tainted, violations
+            }:
+                users.setdefault(name, []).append(i)
+            seen: set[tuple[int, str]] = set()
+            found = []
+            for line, what, rule in _violations(stmt, aliases, forbid, deadline):
+                if (line, rule) not in seen:
+                    seen.add((line, rule))
+                    found.append(Violation(label, line, what, rule))
+            violations.extend(found)
+            for name in names if found else ():
+                tainted.setdefault(name, f"uses {found[0]}")
+        todo = list(tainted)
+        origin = dict(tainted)  # name -> the violation its taint comes from (bounded messages)
+        while todo:  # each name is tainted once, each statement visited once per name it reads
+            bad = todo.pop()
+            for i in users.get(bad, ()):
+                for name in [n for n in binds[i] if n not in tainted]:
+                    origin[name] = origin[bad]
+                    tainted[name] = f"uses `{bad}`, which (through its chain) {origin[bad]}"
+                    todo.append(name)
+    except (_OutOfTime, RecursionError, MemoryError):
+        return tainted, violations, False
+    return tainted, violations, True
 
 
 def module_locations(forbid: list[str]) -> tuple[list[str], list[str]]:

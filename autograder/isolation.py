@@ -1,67 +1,91 @@
-"""Operating-system isolation for the sandbox: namespaces, mounts, limits, users.
+"""Operating-system isolation of the sandbox: one code path, bubblewrap, as root or not.
 
-The sandbox child calls :func:`isolate` first thing (single-threaded, before it imports NumPy),
-while it still runs as the user who started the grader. As root it gets
+Every sandbox is started under Debian's ``bubblewrap`` (``bwrap``) with new mount, PID, IPC,
+network, UTS and cgroup namespaces:
 
-* a new network namespace (only a downed loopback: no network at all),
-* a new mount namespace with a size-limited private ``/tmp`` (its working directory lives there),
-  empty read-only tmpfs mounts over the course directory, the submissions, the grader's state and
-  the directories of forbidden packages (``nnlib``), and ``0700`` directories on the way to the
-  Python installation made traversable without exposing their other contents,
-* resource limits (CPU seconds, address space, processes, file size, open files, no core dumps),
-* a switch to a dedicated unprivileged uid (one per concurrent sandbox, leased with a lock file, so
-  ``RLIMIT_NPROC`` is per sandbox and every stray process can be killed by uid), ``no_new_privs``
-  and a parent-death signal.
+* a root file system made of read-only binds of only what the assignment needs (the system's
+  ``/usr`` and ``/etc``, the Python installation and its packages, this package, provided packages
+  and data), a private size-limited ``/tmp`` holding copies of the notebook and data files, a
+  private ``/dev`` with a size-limited ``/dev/shm`` and a ``/proc`` that shows only the sandbox's
+  own processes. Home folders, the course (sources with hidden tests, the gradebook), other
+  students' submissions and the grader's files do not exist inside; forbidden packages inside a
+  bound tree are covered with empty mounts;
+* its own System V IPC (shared memory, semaphores, message queues die with it), no network
+  (only a downed loopback), its own host name;
+* ``--die-with-parent``, and the PID namespace: killing the sandbox kills every process in it,
+  however it forked or ``setsid``-ed.
 
-Not as root it tries an unprivileged user namespace for the network cut; file-system isolation is
-then only what the user's own permissions give (see :func:`isolate`'s report).
+Who the student's code runs as:
+
+* **not root**: bubblewrap makes a user namespace (Debian allows unprivileged ones); the code runs
+  as the grader's user mapped into it, with no capabilities, and cannot make further user
+  namespaces (``--disable-userns``). Process limits count only the sandbox's processes (limits are
+  per user namespace since Linux 5.14);
+* **as root**: bubblewrap runs privileged, then the sandbox switches to a dedicated unprivileged
+  uid (one per concurrent sandbox, leased with a lock file, never a real account) before any
+  student code, with no groups and ``no_new_privs``.
+
+Both: resource limits (CPU seconds, address space per process, processes, file size, open files,
+no core dumps), and a memory limit for the whole sandbox. Where systemd runs and delegates cgroups
+(a desktop session, a server: ``systemd-run --user --scope`` as a user, ``systemd-run --scope`` as
+root), each sandbox gets its own cgroup v2 scope with ``MemoryMax``, ``MemorySwapMax=0`` and
+``TasksMax`` (:func:`cgroup_prefix`). Everywhere, the trusted side also sums the resident memory of
+all the sandbox's processes ten times a second and kills the sandbox past the limit
+(:func:`tree_usage`), so several processes cannot together hold more than one may even without a
+cgroup (containers, cgroup v1 hosts). The report says what applied.
+
+Where bubblewrap cannot isolate (not installed, user namespaces disabled), the grader refuses to
+run student code unless the instructor explicitly allows unisolated grading, which the results
+then say.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import dataclasses
 import errno
 import fcntl
+import functools
 import os
 import pwd
 import resource
 import shutil
 import signal
-import stat
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_UID_BASE",
     "Limits",
+    "Mounts",
+    "NotIsolated",
     "UidLease",
     "acquire_uid",
-    "isolate",
+    "apply_limits",
+    "bwrap_command",
+    "drop_privileges",
     "kill_uid",
+    "probe",
     "processes_of_uid",
+    "tree_usage",
 ]
-
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
 
 #: First uid used for sandboxes when the grader runs as root (uids without a passwd entry).
 DEFAULT_UID_BASE = 61000
 #: How many sandbox uids may be leased at the same time.
 UID_RANGE = 256
 _LOCK_DIR = "/tmp/.autograder-uid-locks"
+#: Where the sandbox's working folder (cwd, ``$HOME``) is, inside the sandbox.
+WORKDIR = "/tmp/work"
+#: Where datasets are bound inside the sandbox.
+DATA_DIR = "/data"
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+_SYSTEM = ("/usr", "/etc")
+_SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+class NotIsolated(RuntimeError):
+    """The sandbox cannot be isolated on this machine; the message says why and what to do."""
 
 
 @dataclass
@@ -73,15 +97,16 @@ class Limits:
     cpu_s : int
         CPU seconds (``RLIMIT_CPU``) per process.
     memory_mb : int
-        Address space (``RLIMIT_AS``) in MiB.
+        Memory in MiB: the address space of each process (``RLIMIT_AS``) and the resident memory
+        of all the sandbox's processes together (cgroup ``memory.max`` or the watchdog).
     nproc : int
-        Processes and threads of the sandbox uid (``RLIMIT_NPROC``).
+        Processes and threads of the sandbox (``RLIMIT_NPROC``, and ``pids.max``).
     fsize_mb : int
         Largest file the sandbox may write (``RLIMIT_FSIZE``), MiB.
     nofile : int
         Open file descriptors (``RLIMIT_NOFILE``).
     tmp_mb : int
-        Size of the private ``/tmp`` tmpfs (root only), MiB.
+        Size of the private ``/tmp`` and of ``/dev/shm``, MiB each.
     """
 
     cpu_s: int = 60
@@ -92,39 +117,30 @@ class Limits:
     tmp_mb: int = 64
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+@dataclass
+class Mounts:
+    """What the sandbox sees besides the system.
 
+    Attributes
+    ----------
+    needed : list of str
+        Host paths bound read-only at the same path (the interpreter, packages, this package).
+    hide : list of str
+        Host paths covered with empty read-only mounts where they fall inside a bound tree.
+    data : dict
+        Path inside the sandbox -> host path, bound read-only (datasets).
+    files : dict
+        File name -> open file descriptor of a regular file, copied into the working folder.
+    """
 
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(
-    libc: ctypes.CDLL,
-    src: str | None,
-    target: str,
-    fstype: str | None,
-    flags: int,
-    data: str | None = None,
-) -> None:
-    enc = lambda s: None if s is None else s.encode()
-    _check(libc.mount(enc(src), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
-
-
-def _unshare(libc: ctypes.CDLL, flags: int) -> bool:
-    return libc.unshare(flags) == 0
-
-
-_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-_DEVICES = ("null", "zero", "full", "random", "urandom")
-MS_REMOUNT = 32
+    needed: list[str]
+    hide: list[str]
+    data: dict[str, str]
+    files: dict[str, int]
 
 
 def _outermost(paths: list[str]) -> list[str]:
-    """Drop paths inside other paths of the list; keep the order by length."""
+    """Drop paths inside other paths of the list; shortest first."""
     out: list[str] = []
     for p in sorted({os.path.normpath(p) for p in paths}, key=len):
         if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
@@ -132,92 +148,216 @@ def _outermost(paths: list[str]) -> list[str]:
     return out
 
 
-def _bind(libc: ctypes.CDLL, fd: int, target: str, writable: bool = False) -> None:
-    if stat.S_ISDIR(os.fstat(fd).st_mode):
-        os.makedirs(target, mode=0o755, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-        open(target, "a").close()
-    _mount(libc, f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-    if not writable:
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
-        _mount(libc, None, target, None, flags)
+def _inside(path: str, trees: list[str]) -> bool:
+    return any(path == t or path.startswith(t.rstrip("/") + "/") for t in trees)
 
 
-def _build_root(
-    libc: ctypes.CDLL,
-    workdir: str,
-    needed: list[str],
-    hide: list[str],
-    limits: Limits,
-    uid: int | None,
-) -> tuple[str, list[str]]:
-    """Make a new root holding only the system, the interpreter and a private /tmp; chroot to it.
+def _bwrap() -> str | None:
+    return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
 
-    Everything is bound read-only from the real file system; nothing else (home directories,
-    the course, other students, the grader's files) exists inside. ``hide`` paths that fall
-    inside a bound tree are covered with empty read-only tmpfs mounts.
+
+@functools.lru_cache(maxsize=1)
+def probe() -> str:
+    """Check once that bubblewrap can build a sandbox here, as this user.
+
+    Returns
+    -------
+    str
+        The path of ``bwrap``.
+
+    Raises
+    ------
+    NotIsolated
+        Saying what is missing and how to fix it.
     """
-    sources = [p for p in _SYSTEM if os.path.lexists(p)]
-    links = {p: os.readlink(p) for p in sources if os.path.islink(p)}
-    trees = _outermost(
-        [p for p in sources if p not in links] + [p for p in needed if os.path.exists(p)]
-    )
-    # open everything first: the skeleton is mounted over /tmp, where some sources may live
-    fds = {p: os.open(p, os.O_PATH) for p in trees}
-    devs = {d: os.open(f"/dev/{d}", os.O_PATH) for d in _DEVICES if os.path.exists(f"/dev/{d}")}
-    proc = os.open("/proc", os.O_PATH)
-    wfd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
-    hidden_fds = {p: os.open(p, os.O_PATH) for p in hide if os.path.exists(p)}
-    new = "/tmp"
-    _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    # the private /tmp first, so that binds of sources below /tmp stay visible on top of it
-    os.mkdir(new + "/tmp")
-    tmp_opts = f"size={limits.tmp_mb}m,mode=1777"
-    _mount(libc, "tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts)
-    for path, target in links.items():
-        os.symlink(target, new + path)
-    for path, fd in fds.items():
-        _bind(libc, fd, new + path)
-    for name, fd in devs.items():
-        _bind(libc, fd, f"{new}/dev/{name}", writable=True)
-    _bind(libc, proc, new + "/proc", writable=True)
+    bwrap = _bwrap()
+    if bwrap is None:
+        raise NotIsolated(
+            "bubblewrap is not installed: install Debian's package (`sudo apt-get install "
+            "bubblewrap`) so that student code runs isolated"
+        )
+    cmd = [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--", "true"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    if proc.returncode != 0:
+        raise NotIsolated(
+            f"bubblewrap cannot create namespaces here ({proc.stderr.strip()[:300]}); unprivileged "
+            "user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1, or "
+            "user.max_user_namespaces > 0), or grade as root"
+        )
+    return bwrap
+
+
+def _namespaces() -> list[str]:
+    ns = ["--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts"]
+    ns += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    if os.geteuid() == 0:  # privileged: the child switches to a sandbox uid itself
+        return [*ns, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return [*ns, "--unshare-user", "--disable-userns"]
+
+
+@functools.lru_cache(maxsize=1)
+def _systemd_scope() -> list[str] | None:
+    """``systemd-run`` options that put a command in a new cgroup v2 scope, if that works here."""
+    run = shutil.which("systemd-run", path="/usr/bin:/bin")
+    if run is None or not os.path.isfile("/sys/fs/cgroup/cgroup.controllers"):
+        return None  # no systemd, or not a pure cgroup v2 hierarchy
+    base = [run, "--scope", "--quiet", "--collect"]
+    if os.geteuid() != 0:
+        base.insert(1, "--user")
+    # the sandbox needs its pipes: check that an inherited descriptor survives systemd-run
+    read, write = os.pipe()
+    try:
+        ok = subprocess.run(
+            [*base, "--", "/bin/sh", "-c", f"echo ok >&{write}"],
+            capture_output=True,
+            timeout=15,
+            check=False,
+            pass_fds=(write,),
+            env=scope_env(),
+        )
+        os.close(write)
+        write = -1
+        passed = ok.returncode == 0 and os.read(read, 16).strip() == b"ok"
+    except (OSError, subprocess.SubprocessError):
+        passed = False
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    return base if passed else None
+
+
+def scope_env() -> dict[str, str]:
+    """What ``systemd-run`` needs of the environment (the user's bus), and a plain ``PATH``."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+    for key in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def cgroup_prefix(limits: Limits) -> list[str]:
+    """The command prefix that runs a sandbox in its own cgroup v2 scope, or ``[]`` if none.
+
+    Parameters
+    ----------
+    limits : Limits
+        ``memory_mb`` becomes ``MemoryMax`` (swap off), ``nproc`` becomes ``TasksMax``.
+
+    Returns
+    -------
+    list of str
+        ``systemd-run ... --`` options, empty where systemd cannot delegate a cgroup.
+    """
+    base = _systemd_scope()
+    if base is None:
+        return []
+    props = [f"MemoryMax={limits.memory_mb}M", "MemorySwapMax=0", f"TasksMax={limits.nproc + 4}"]
+    return [*base, *(f"--property={p}" for p in props), "--"]
+
+
+def bwrap_command(
+    argv: list[str], mounts: Mounts, limits: Limits, env: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """The ``bwrap`` command line that runs ``argv`` in a new sandbox.
+
+    Parameters
+    ----------
+    argv : list of str
+        The command to run inside (the sandbox's Python).
+    mounts : Mounts
+        What it sees.
+    limits : Limits
+        Sizes of ``/tmp`` and ``/dev/shm``.
+    env : dict
+        The complete environment inside.
+
+    Returns
+    -------
+    command : list of str
+        For :class:`subprocess.Popen` (pass the file descriptors of ``mounts.files``).
+    visible : list of str
+        What is visible inside, in words, for the report.
+    """
+    bwrap = _bwrap()  # the grader checked once that it works (probe); here only where it is
+    if bwrap is None:
+        raise NotIsolated("bubblewrap is not installed (sudo apt-get install bubblewrap)")
+    cmd = [*cgroup_prefix(limits), bwrap, *_namespaces(), "--hostname", "sandbox"]
+    cmd += ["--clearenv"]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    system = [p for p in _SYSTEM if os.path.isdir(p)]
+    trees = _outermost(system + [p for p in mounts.needed if os.path.exists(p)])
+    made: set[str] = set()
+
+    def parents(path: str) -> list[str]:  # world-traversable, whatever their modes are outside
+        out, parts = [], path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            parent = "/" + "/".join(parts[:i])
+            if parent not in made:
+                made.add(parent)
+                out += ["--perms", "0755", "--dir", parent]
+        return out
+
+    for tree in trees:
+        cmd += [*parents(tree), "--ro-bind", tree, tree]
+    for link in _SYSTEM_LINKS:
+        if os.path.islink(link):
+            cmd += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link) and not _inside(link, trees):
+            cmd += ["--ro-bind", link, link]
     hidden = []
-    for path, fd in hidden_fds.items():
-        inside = any(path == t or path.startswith(t.rstrip("/") + "/") for t in trees)
-        if inside and os.path.isdir(f"/proc/self/fd/{fd}"):
-            _mount(
-                libc,
-                "tmpfs",
-                new + path,
-                "tmpfs",
-                MS_RDONLY | MS_NOSUID | MS_NODEV,
-                "size=4k,mode=0755",
-            )
-            hidden.append(path)
-        elif inside:
-            _mount(libc, "/dev/null", new + path, None, MS_BIND)
-            hidden.append(path)
-    work = new + "/tmp/work"
-    os.mkdir(work, 0o700)
-    for name in os.listdir(wfd):
-        src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=wfd)
-        with os.fdopen(src, "rb") as fin, open(os.path.join(work, name), "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-        if uid is not None:
-            os.chown(os.path.join(work, name), uid, uid)
-    if uid is not None:
-        os.chown(work, uid, uid)
-    for fd in [*fds.values(), *devs.values(), proc, wfd, *hidden_fds.values()]:
-        os.close(fd)
-    os.chroot(new)
-    os.chdir("/tmp/work")
-    return "/tmp/work", trees + ["/proc", "/dev/{" + ",".join(devs) + "}"] + [
-        f"hidden: {h}" for h in hidden
-    ]
+    for path in sorted(set(mounts.hide)):
+        if not _inside(path, trees) or not os.path.exists(path):
+            continue
+        if os.path.isdir(path):
+            cmd += ["--perms", "0755", "--size", "4096", "--tmpfs", path, "--remount-ro", path]
+        else:
+            cmd += ["--ro-bind", "/dev/null", path]
+        hidden.append(path)
+    size = str(limits.tmp_mb * 1024 * 1024)
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
+    cmd += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "0755", "--dir"]
+    cmd += [WORKDIR]
+    for inside, host in sorted(mounts.data.items()):
+        cmd += [*parents(inside), "--ro-bind", host, inside]
+    for name, fd in sorted(mounts.files.items()):
+        cmd += ["--perms", "0644", "--file", str(fd), f"{WORKDIR}/{name}"]
+    cmd += ["--chdir", WORKDIR, "--", *argv]
+    visible = [*trees, *sorted(mounts.data)] + [f"hidden: {h}" for h in hidden]
+    return cmd, visible
 
 
-def _set_limits(limits: Limits) -> dict:
+def drop_privileges(uid: int) -> None:
+    """Inside a sandbox started by root: own the working folder, then become ``uid`` for good.
+
+    Parameters
+    ----------
+    uid : int
+        The leased sandbox uid (also used as gid).
+    """
+    for name in [".", *os.listdir(".")]:
+        os.chown(name, uid, uid, follow_symlinks=False)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def apply_limits(limits: Limits) -> dict:
+    """Set the resource limits of this (sandbox) process, ``no_new_privs`` and a death signal.
+
+    Parameters
+    ----------
+    limits : Limits
+        The limits.
+
+    Returns
+    -------
+    dict
+        What was applied (a value, or why not), for the report.
+    """
+    import ctypes
+
     mib = 1024 * 1024
     table = {
         "cpu_s": (resource.RLIMIT_CPU, limits.cpu_s),
@@ -227,108 +367,111 @@ def _set_limits(limits: Limits) -> dict:
         "nofile": (resource.RLIMIT_NOFILE, limits.nofile),
         "core": (resource.RLIMIT_CORE, 0),
     }
-    applied = {}
+    applied: dict = {}
     for name, (res, value) in table.items():
         try:
             resource.setrlimit(res, (value, value))
             applied[name] = value if name not in ("memory_mb", "fsize_mb") else value // mib
         except (ValueError, OSError) as exc:
             applied[name] = f"not set ({exc})"
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     return applied
 
 
-def isolate(
-    *,
-    uid: int | None,
-    workdir: str,
-    limits: Limits,
-    hide: list[str],
-    needed: list[str],
-) -> tuple[dict, str]:
-    """Isolate the current (sandbox) process; call it before any thread exists.
+# ---------------------------------------------------------------- the sandbox's process tree ----
+def _stat(pid: int) -> list[bytes] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants, read from ``/proc/<pid>/task/<tid>/children`` (only the
+    sandbox's own processes: cheap however busy the machine is), else from a full scan."""
+    out, todo = [root], [root]
+    try:
+        while todo:
+            pid = todo.pop()
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+                out += kids
+                todo += kids
+        return out
+    except FileNotFoundError as exc:
+        if (
+            exc.filename
+            and exc.filename.endswith("/children")
+            and not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+        ):
+            return _tree_by_scan(root)  # a kernel without CONFIG_PROC_CHILDREN
+        return out  # a process ended while we looked: the rest is still right
+    except OSError:
+        return out
+
+
+def _tree_by_scan(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _stat(int(name))
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(int(name))
+    out, todo = [root], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_usage(root: int) -> tuple[int, float]:
+    """Resident memory and CPU time of a process and all its descendants.
+
+    A PID namespace keeps every process of a sandbox below its ``bwrap`` process, and processes
+    that ended were waited for by the namespace's init, whose children's CPU time counts here.
 
     Parameters
     ----------
-    uid : int or None
-        The unprivileged uid to switch to (root only); None keeps the current user.
-    workdir : str
-        A directory holding the files the student may see (their notebook copy, data files).
-    limits : Limits
-        Resource limits.
-    hide : list of str
-        Paths to cover with empty read-only mounts (course directory, submissions, state, forbidden
-        packages).
-    needed : list of str
-        Paths the sandbox must still reach after the switch (the Python installation and
-        site-packages).
+    root : int
+        The sandbox's ``bwrap`` process.
 
     Returns
     -------
-    report : dict
-        What was applied, in words, for the grade log.
-    cwd : str
-        The working directory to use (inside the private ``/tmp`` when that worked).
+    rss : int
+        Bytes resident, summed over the live processes.
+    cpu : float
+        User + system seconds of the processes and of their reaped children.
     """
-    libc = _libc()
-    report: dict = {}
-    root = os.geteuid() == 0
-    me = os.getuid()  # a new user namespace would show it as the overflow uid
-    cwd = workdir
-    if root:
-        net = _unshare(libc, CLONE_NEWNET)
-        mnt = _unshare(libc, CLONE_NEWNS)
-    else:
-        # an unprivileged user namespace allows new network and mount namespaces; we only rely on
-        # the network cut there (mounts inside a user namespace could be undone by the student)
-        net = _unshare(libc, CLONE_NEWUSER | CLONE_NEWNET)
-        mnt = False
-    report["network"] = (
-        "isolated: new network namespace, no interfaces up"
-        if net
-        else "NOT isolated (unshare of the network namespace was refused)"
-    )
-    if mnt:
+    rss, ticks = 0, 0
+    for pid in _tree(root):
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        # after the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14) ...
+        ticks += sum(int(f) for f in fields[11:15])
+        rss += int(fields[21]) * _PAGE
+    return rss, ticks / _TICK
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL a sandbox's ``bwrap`` process and everything below it (the PID namespace dies)."""
+    for pid in reversed(_tree(root)):
         try:
-            _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-            cwd, visible = _build_root(libc, workdir, needed, hide, limits, uid)
-            report["filesystem"] = (
-                f"chroot into a new root with read-only binds of {', '.join(visible)}; "
-                f"private /tmp (tmpfs, {limits.tmp_mb} MiB) holding only the notebook copy and "
-                "data files; nothing else of the real file system is visible"
-            )
-        except OSError as exc:  # fail closed: never run student code half-isolated
-            raise RuntimeError(f"sandbox isolation failed: {exc}") from exc
-    else:
-        report["filesystem"] = (
-            f"no mount namespace; working directory {workdir}; other files are protected only by "
-            "file permissions"
-        )
-    if not root:  # RLIMIT_NPROC counts every process of this user: leave room for the others
-        tasks = 0
-        for pid in processes_of_uid(os.getuid()):
-            try:
-                tasks += len(os.listdir(f"/proc/{pid}/task"))  # threads count too
-            except OSError:
-                continue
-        limits = dataclasses.replace(limits, nproc=limits.nproc + tasks)
-    report["limits"] = _set_limits(limits)
-    if root and uid is not None:
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-        report["user"] = f"uid {uid} (dropped from root; no groups)"
-    else:
-        report["user"] = (
-            f"uid {me} (not root: no user switch; RLIMIT_NPROC counts all of this user's "
-            "processes and the student can read whatever this user can)"
-        )
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    report["no_new_privs"] = True
-    return report, cwd
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
-# ------------------------------------------------------------------------- uid management ----
+# --------------------------------------------------------------------------- uid management ----
 class UidLease:
     """An exclusive lease on a sandbox uid, held through an ``flock`` on a lock file.
 
@@ -417,10 +560,7 @@ def processes_of_uid(uid: int) -> list[int]:
 
 
 def kill_uid(uid: int, timeout: float = 5.0) -> bool:
-    """SIGKILL every process of ``uid`` (root only) and wait until none is left.
-
-    A helper switches to ``uid`` and calls ``kill(-1, SIGKILL)``, which the kernel applies to all of
-    that user's processes at once, so a fork bomb cannot outrun it.
+    """SIGKILL every process of a sandbox ``uid`` (root only) and wait until none is left.
 
     Parameters
     ----------
@@ -437,51 +577,16 @@ def kill_uid(uid: int, timeout: float = 5.0) -> bool:
     if os.geteuid() != 0 or uid == 0:
         return False
     deadline = time.monotonic() + timeout
-    kill = shutil.which("kill", path="/usr/bin:/bin") or "/bin/kill"
     while True:
         pids = processes_of_uid(uid)
         if not pids:
             return True
-        try:
-            subprocess.run(
-                [kill, "-9", "-1"],
-                user=uid,
-                group=uid,
-                extra_groups=[],
-                env={},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=5,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError as exc:
-                    if exc.errno != errno.ESRCH:
-                        raise
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError as exc:
+                if exc.errno != errno.ESRCH:
+                    raise
         if time.monotonic() > deadline:
             return not processes_of_uid(uid)
         time.sleep(0.02)
-
-
-def make_workdir(base: str | None, uid: int | None) -> str:
-    """Create a fresh working directory for a sandbox, owned by ``uid`` when given.
-
-    Parameters
-    ----------
-    base : str or None
-        Parent directory (default: the system temp dir).
-    uid : int or None
-        Owner of the new directory.
-
-    Returns
-    -------
-    str
-        The path.
-    """
-    path = tempfile.mkdtemp(prefix="sandbox-", dir=base)
-    if uid is not None:
-        os.chown(path, uid, uid)
-    return path

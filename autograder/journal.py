@@ -47,8 +47,12 @@ class Journal:
                 continue
             if rec.get("event") == "graded":
                 graded[rec["student"]] = rec
+                stored.discard(rec["student"])
             elif rec.get("event") == "stored":
                 stored.add(rec["student"])
+            elif rec.get("event") == "reset":  # ``--regrade STUDENT``: this student only
+                graded.pop(rec["student"], None)
+                stored.discard(rec["student"])
         return graded, stored
 
     def append(self, event: str, student: str, **fields: object) -> None:
@@ -57,7 +61,7 @@ class Journal:
         Parameters
         ----------
         event : str
-            ``graded`` or ``stored``.
+            ``graded``, ``stored`` or ``reset`` (forget this student's earlier grading).
         student : str
             The student id.
         **fields

@@ -13,11 +13,15 @@ replaced by their source version.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any
+
+from autograder.safe import clean_text, open_nofollow
 
 __all__ = [
     "DATASETS",
@@ -32,7 +36,8 @@ __all__ = [
 ]
 
 #: Datasets a notebook may ask for in ``metadata.autograder.datasets``.
-DATASETS = ("fashion-mnist",)
+#: ``fashion-mnist-train`` binds only the training split (the test split decides grades).
+DATASETS = ("fashion-mnist", "fashion-mnist-train")
 #: Largest notebook file accepted, in bytes.
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 _CELL_TYPES = ("code", "markdown", "raw")
@@ -49,6 +54,18 @@ def _source_text(src: Any, where: str) -> str:
     if isinstance(src, list) and all(isinstance(s, str) for s in src):
         return "".join(src)
     raise InvalidNotebook(f"{where}: 'source' must be a string or a list of strings")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_IFDIR: "a folder",
+        stat.S_IFIFO: "a FIFO",
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+        stat.S_IFSOCK: "a socket",
+        stat.S_IFLNK: "a symbolic link",
+    }
+    return kinds.get(stat.S_IFMT(mode), "a special file")
 
 
 def load_notebook_json(path: str) -> dict:
@@ -68,25 +85,45 @@ def load_notebook_json(path: str) -> dict:
     Raises
     ------
     InvalidNotebook
-        With a message that explains what is wrong.
+        With a message that explains what is wrong, also when ``path`` is a symbolic link, a
+        FIFO, a device or anything else that is not a regular file (opened with ``O_NOFOLLOW``
+        and ``O_NONBLOCK``, checked with ``fstat``: what is read is what was checked).
     """
-    name = os.path.basename(path)
+    name = clean_text(os.path.basename(path), 200)
     try:
-        size = os.path.getsize(path)
+        # never follow a symlink, never block on a FIFO; then it must really be a regular file
+        fd, st = open_nofollow(path)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidNotebook(
+                f"{name} is a symbolic link, not a notebook file: submit the notebook itself"
+            ) from None
         raise InvalidNotebook(f"{name}: cannot be read ({exc.strerror})") from None
-    if size == 0:
-        raise InvalidNotebook(f"{name} is an empty file (0 bytes), not a notebook")
-    if size > MAX_NOTEBOOK_BYTES:
-        raise InvalidNotebook(f"{name} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} byte limit")
-    try:
-        with open(path, "rb") as fh:
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise InvalidNotebook(
+            f"{name} is not a regular file ({_file_kind(st.st_mode)}): submit the notebook itself"
+        )
+    with os.fdopen(fd, "rb") as fh:
+        size = st.st_size
+        if size == 0:
+            raise InvalidNotebook(f"{name} is an empty file (0 bytes), not a notebook")
+        if size > MAX_NOTEBOOK_BYTES:
+            raise InvalidNotebook(
+                f"{name} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} byte limit"
+            )
+        try:
             raw = fh.read(MAX_NOTEBOOK_BYTES + 1)
+        except OSError as exc:
+            raise InvalidNotebook(f"{name}: cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:  # grew while being read
+        raise InvalidNotebook(f"{name} is over the {MAX_NOTEBOOK_BYTES} byte limit")
+    try:
         nb = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidNotebook(f"{name} is not UTF-8 text") from None
     except (ValueError, RecursionError) as exc:
-        raise InvalidNotebook(f"{name} is not valid JSON ({exc})") from None
+        raise InvalidNotebook(f"{name} is not valid JSON ({clean_text(exc, 300)})") from None
     if not isinstance(nb, dict):
         raise InvalidNotebook(f"{name}: the top level is not a JSON object")
     major = nb.get("nbformat")
@@ -139,9 +176,10 @@ class SourceCell:
     source : str
         The full source (including solutions and hidden tests).
     kind : str
-        ``test`` (autograded tests), ``solution`` (student code), ``answer`` (autograded answer:
-        a graded code solution cell), ``manual`` (a graded written answer), ``instructor`` (other
-        code) or ``text``.
+        ``test`` (autograded tests), ``solution`` (student code), ``answer`` (a code answer graded
+        by hand: nbgrader's "manually graded answer" code cell; it runs, but never earns points
+        automatically), ``manual`` (a written answer graded by hand), ``instructor`` (other code)
+        or ``text``.
     grade_id : str or None
         nbgrader's ``grade_id``.
     points : float
@@ -160,6 +198,16 @@ class SourceCell:
     points: float
     locked: bool
     forbid: list[str] = field(default_factory=list)
+
+    @property
+    def manual(self) -> bool:
+        """Whether a person grades this cell (a written answer or a code answer)."""
+        return self.kind in ("manual", "answer")
+
+    @property
+    def hidden(self) -> bool:
+        """Whether this test cell holds hidden tests (its feedback never shows their values)."""
+        return self.kind == "test" and "BEGIN HIDDEN TESTS" in self.source
 
 
 @dataclass
@@ -207,7 +255,7 @@ class NotebookSpec:
     @property
     def auto_max_score(self) -> float:
         """Points the autograder can give."""
-        return sum(c.points for c in self.graded if c.kind in ("test", "answer"))
+        return sum(c.points for c in self.graded if c.kind == "test")
 
 
 def _kind(cell: dict) -> str:

@@ -15,6 +15,8 @@ import re
 from autograder.config import Course
 from autograder.notebook import load_notebook_json
 
+CATALOGUE_FILES = ("mutants.py",)
+
 __all__ = ["ReleaseError", "check_release", "release", "secret_lines"]
 
 _MARKERS = re.compile(r"###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)")
@@ -128,6 +130,10 @@ def release(course: Course, assignment: str) -> list[str]:
     from traitlets.config import Config
 
     config = Config(course.config)
+    # the grader's mistake catalogue (solution snippets) stays in source/, never in the release
+    ignore = config.CourseDirectory.get("ignore")
+    ignore = list(ignore) if isinstance(ignore, list | tuple) else list(CourseDirectory().ignore)
+    config.CourseDirectory.ignore = [*ignore, *(n for n in CATALOGUE_FILES if n not in ignore)]
     # the exchange is not used here; keep nbgrader from probing a system-wide folder
     config.Exchange.root = os.path.join(course.root, ".autograder", "exchange")
     coursedir = CourseDirectory(config=config)

@@ -2,16 +2,18 @@
 
 Written to ``.autograder/<assignment>/report/``: ``histogram.png`` (matplotlib, Agg) and
 ``report.md``, which lists the tests by failure count and every submission that timed out,
-crashed, used a forbidden import or could not be read.
+crashed, used a forbidden import or could not be read. Student ids, test ids and messages are
+written with :func:`autograder.safe.markdown_text`, inert as Markdown and as HTML.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 
 from autograder.config import Course
+from autograder.safe import clean_text, load_json_clean, show_id
+from autograder.safe import markdown_text as md
 
 __all__ = ["FLAGGED", "summarize", "write_report"]
 
@@ -19,16 +21,31 @@ __all__ = ["FLAGGED", "summarize", "write_report"]
 FLAGGED = ("timeout", "crashed", "forbidden-import", "invalid-notebook", "missing-notebook")
 
 
-def _load(course: Course, assignment: str) -> list[dict]:
+def _load(
+    course: Course, assignment: str, problems: list[tuple[str, str]] | None = None
+) -> list[dict]:
+    """The results, cleaned on read; unreadable ones go to ``problems``, never fatal."""
     folder = os.path.join(course.state_dir(assignment), "results")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"nothing graded yet for {assignment} (no {folder})")
     out = []
     for name in sorted(os.listdir(folder)):
         if name.endswith(".json"):
-            with open(os.path.join(folder, name)) as fh:
-                out.append(json.load(fh))
+            try:
+                result = load_json_clean(os.path.join(folder, name))
+            except (OSError, ValueError) as exc:
+                result = exc
+            if not isinstance(result, dict) or not isinstance(result.get("student"), str):
+                why = "not a result" if not isinstance(result, Exception) else str(result)
+                if problems is not None:
+                    problems.append((show_id(name), clean_text(why, 300)))
+                continue
+            out.append(result)
     return out
+
+
+def _score(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def summarize(results: list[dict]) -> dict:
@@ -46,18 +63,24 @@ def summarize(results: list[dict]) -> dict:
         frequent first), ``flagged`` (status -> list of (student, first message)).
     """
     failures: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
     flagged: dict[str, list[tuple[str, str]]] = {s: [] for s in FLAGGED}
     for r in results:
         for nb in r.get("notebooks", []):
             for t in nb.get("tests", []):
-                if t["kind"] == "auto" and not t["passed"]:
-                    failures[t["grade_id"]] += 1
-        if r["status"] in flagged:
-            flagged[r["status"]].append((r["student"], (r.get("messages") or [""])[0]))
+                if t.get("kind") == "auto" and not t.get("passed"):
+                    failures[str(t.get("grade_id"))] += 1
+                if t.get("kind") == "auto":
+                    lost[str(t.get("grade_id"))] += _score(t.get("max_points")) - _score(
+                        t.get("points")
+                    )
+        if r.get("status") in flagged:
+            flagged[r["status"]].append((r["student"], str((r.get("messages") or [""])[0])))
     return {
-        "scores": {r["student"]: r["score"] for r in results},
-        "max_score": max((r["max_score"] for r in results), default=0),
+        "scores": {r["student"]: _score(r.get("score")) for r in results},
+        "max_score": max((_score(r.get("max_score")) for r in results), default=0),
         "failures": failures.most_common(),
+        "mean_lost": {g: v / len(results) for g, v in lost.items()} if results else {},
         "flagged": flagged,
     }
 
@@ -82,7 +105,8 @@ def write_report(course: Course, assignment: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = _load(course, assignment)
+    problems: list[tuple[str, str]] = []
+    results = _load(course, assignment, problems)
     s = summarize(results)
     out = os.path.join(course.state_dir(assignment), "report")
     os.makedirs(out, exist_ok=True)
@@ -107,9 +131,13 @@ def write_report(course: Course, assignment: str) -> str:
         "",
         "## Tests failed most often",
         "",
-        "| test | failed |",
-        "|---|---|",
-        *[f"| {gid} | {n} |" for gid, n in s["failures"]],
+        "| test | failed | share of students | mean points lost |",
+        "|---|---|---|---|",
+        *[
+            f"| {md(gid, 200)} | {n} | {n / max(1, len(scores)):.0%} | "
+            f"{s['mean_lost'].get(gid, 0):.2f} |"
+            for gid, n in s["failures"]
+        ],
         "",
         "## Flagged submissions",
         "",
@@ -117,7 +145,17 @@ def write_report(course: Course, assignment: str) -> str:
     for status, items in s["flagged"].items():
         lines.append(f"### {status} ({len(items)})")
         lines.append("")
-        lines.extend(f"- {student}: {msg}" for student, msg in items)
+        lines.extend(f"- {md(student, 200)}: {md(msg, 500)}" for student, msg in items)
+        lines.append("")
+    from autograder.feedback import _class_list
+
+    missing = sorted(_class_list(course) - set(s["scores"]))
+    lines += [f"### missing ({len(missing)})", ""]
+    lines.extend(f"- {md(student, 200)}: no submission" for student in missing)
+    lines.append("")
+    if problems:
+        lines += [f"## Results that could not be read ({len(problems)})", ""]
+        lines.extend(f"- {md(name, 200)}: {md(why, 500)}" for name, why in problems)
         lines.append("")
     path = os.path.join(out, "report.md")
     with open(path, "w", encoding="utf-8") as fh:

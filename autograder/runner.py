@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import ctypes
+import hashlib
 import io
 import json
 import os
@@ -22,7 +23,10 @@ import tempfile
 import time
 from typing import Any
 
+from autograder import checks
+from autograder import diagnose as diagnose_mod
 from autograder import forbid as forbid_mod
+from autograder._child import FORBIDDEN
 from autograder.isolation import Limits, acquire_uid
 from autograder.notebook import (
     InvalidNotebook,
@@ -32,7 +36,14 @@ from autograder.notebook import (
     student_cells,
 )
 from autograder.proxy import RemoteFunction
-from autograder.sandbox import Sandbox, SandboxCrashed, SandboxTimeout, StudentError
+from autograder.safe import clean_text
+from autograder.sandbox import (
+    WALL_FACTOR,
+    Sandbox,
+    SandboxCrashed,
+    SandboxTimeout,
+    StudentError,
+)
 
 __all__ = ["grade_submission", "main"]
 
@@ -47,6 +58,12 @@ _STATUS_ORDER = [
 ]
 
 
+#: Cells listed in a result (those that failed, and graded ones); the rest are counted.
+MAX_CELLS_SHOWN = 50
+#: Largest result JSON of one submission, in bytes; longer messages are cut to fit.
+MAX_RESULT_BYTES = 1024 * 1024
+
+
 class _CellTimeout(BaseException):
     """Raised by the alarm inside a test cell that runs too long (not catchable as Exception)."""
 
@@ -58,7 +75,7 @@ def _alarm(signum: int, frame: Any) -> None:
 def _test_result(cell: Any, passed: bool, status: str, message: str = "") -> dict:
     return {
         "grade_id": cell.grade_id,
-        "kind": "manual" if cell.kind == "manual" else "auto",
+        "kind": "manual" if cell.manual else "auto",
         "points": cell.points if passed else 0.0,
         "max_points": cell.points,
         "passed": passed,
@@ -70,7 +87,7 @@ def _test_result(cell: Any, passed: bool, status: str, message: str = "") -> dic
 def _not_run(spec: NotebookSpec, status: str, message: str) -> list[dict]:
     out = []
     for cell in spec.graded:
-        if cell.kind == "manual":
+        if cell.manual:
             out.append(
                 {**_test_result(cell, False, "manual", "needs manual grading"), "points": None}
             )
@@ -95,18 +112,22 @@ def _solution_names(spec: NotebookSpec) -> dict[str, str]:
     return out
 
 
-def _explain(exc: BaseException, spec: NotebookSpec, runs: dict[str, Any]) -> tuple[str, str]:
+def _explain(
+    exc: BaseException, solution_names: dict[str, str], runs: dict[str, Any]
+) -> tuple[str, str]:
     """Status and student-facing message for an exception raised while running a test cell."""
     if isinstance(exc, _CellTimeout | SandboxTimeout):
         return "timeout", str(exc) or "the test did not finish in time"
     if isinstance(exc, SandboxCrashed):
         return "crashed", str(exc)
     if isinstance(exc, StudentError):
+        if exc.type_name == "ImportError" and FORBIDDEN in exc.message:
+            return "forbidden-import", f"your code used {exc.message}"
         hint = " (not implemented yet?)" if exc.type_name == "NotImplementedError" else ""
         return "failed", f"your code raised {exc}{hint}"
     if isinstance(exc, NameError) and getattr(exc, "name", None):
         name = exc.name
-        owner = _solution_names(spec).get(name)
+        owner = solution_names.get(name)
         if owner:
             run = runs.get(owner)
             why = f": that cell failed with {run.error}" if run and run.error else ""
@@ -116,14 +137,37 @@ def _explain(exc: BaseException, spec: NotebookSpec, runs: dict[str, Any]) -> tu
     return "failed", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _hidden_message(exc: BaseException, status: str, message: str, tested: list[str]) -> str:
+    """What a failed HIDDEN test may tell: what failed and the kind of failure, never its inputs,
+    expected values or anything the student's code printed or raised about them."""
+    what = f" of {', '.join(f'`{n}`' for n in tested[:4])}" if tested else ""
+    if status in ("timeout", "crashed", "forbidden-import"):
+        return f"a hidden test{what} did not pass: {message}"
+    if isinstance(exc, StudentError):
+        kind = f"your code raised {exc.type_name}"
+    elif isinstance(exc, AssertionError):
+        kind = "your result did not match the reference"
+    else:
+        kind = f"the test could not use your result ({type(exc).__name__})"
+    return (
+        f"a hidden test{what} failed: {kind} on inputs drawn fresh for this grading (hidden tests "
+        "show neither their inputs nor the expected values; test your function on more cases: "
+        "other shapes, edge values, large and small numbers)"
+    )
+
+
 def _run_tests(
     spec: NotebookSpec,
     sandbox: Sandbox,
     tainted: dict[str, str],
     cell_timeout: float,
     deadline: float,
+    catalogue: Any = None,
+    diagnose_s: float = 20.0,
+    reference: bool = True,
 ) -> tuple[list[dict], list[str]]:
-    """Execute the source's instructor and test cells in order; grade the tests."""
+    """Execute the source's instructor and test cells in order; grade the tests; then name the
+    mistakes behind failed tests (:func:`autograder.diagnose.diagnose`)."""
     trusted = [c for c in spec.cells if c.kind in ("instructor", "test")]
     bound: set[str] = set(dir(builtins))
     free: set[str] = set()
@@ -153,18 +197,13 @@ def _run_tests(
             except (StudentError, SandboxCrashed, SandboxTimeout) as exc:
                 log.append(f"could not fetch {name}: {exc}")
     runs = {run.label: run for run in sandbox.runs}
-    answers = {label: run for label, run in runs.items()}
+    solution_names = _solution_names(spec)  # which solution cell defines each name
     results = []
+    recorder = diagnose_mod.Recorder(sandbox)
     for cell in spec.cells:
-        if cell.kind == "manual":
+        if cell.manual:  # graded by a person, whatever the cell contains (`pass` included)
             res = _test_result(cell, False, "manual", "needs manual grading")
             results.append({**res, "points": None})
-            continue
-        if cell.kind == "answer":
-            run = answers.get(cell.grade_id)
-            ok = run is not None and run.status == "ok"
-            msg = "" if ok else (run.error if run else "the cell is missing")
-            results.append(_test_result(cell, ok, "ok" if ok else "failed", msg))
             continue
         if cell.kind not in ("instructor", "test"):
             continue
@@ -180,9 +219,15 @@ def _run_tests(
                 results.append(_test_result(cell, False, "timeout", msg))
             continue
         limit = min(cell_timeout, remaining)
-        sandbox.call_deadline = time.monotonic() + limit
-        signal.setitimer(signal.ITIMER_REAL, limit + 1.0)
+        # the sandbox counts the student's CPU time against cell_timeout; wall time only as a
+        # safety net, so a test cell waiting on a busy machine is not cut short
+        wall = min(limit * WALL_FACTOR, remaining)
+        sandbox.call_deadline = time.monotonic() + wall
+        signal.setitimer(signal.ITIMER_REAL, wall + 1.0)
         error: BaseException | None = None
+        if cell.kind == "test":
+            tolerances, mismatches = recorder.start(cell.grade_id)
+            checks._runtime.update(tolerances=tolerances, mismatches=mismatches)
         try:
             code = compile(cell.source, f"<{cell.grade_id or f'cell {cell.index}'}>", "exec")
             with (
@@ -195,6 +240,9 @@ def _run_tests(
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sandbox.call_deadline = None
+            recorder.stop()
+            checks._runtime.pop("tolerances", None)
+            checks._runtime.pop("mismatches", None)
         if cell.kind == "instructor":
             if error is not None:
                 log.append(f"instructor cell {cell.index}: {type(error).__name__}: {error}")
@@ -202,8 +250,25 @@ def _run_tests(
         if error is None:
             results.append(_test_result(cell, True, "ok"))
         else:
-            status, message = _explain(error, spec, runs)
-            results.append(_test_result(cell, False, status, message[:3000]))
+            status, message = _explain(error, solution_names, runs)
+            if cell.hidden:
+                tested = sorted(forbid_mod.free_names(cell.source) & solution_names.keys())
+                message = _hidden_message(error, status, message, tested)
+            results.append(_test_result(cell, False, status, clean_text(message, 3000)))
+    budget = min(diagnose_s, deadline - time.monotonic() - 2.0)
+    try:
+        if budget > 1.0 and any(not r["passed"] and r["kind"] == "auto" for r in results):
+            log.extend(
+                diagnose_mod.diagnose(
+                    spec, results, recorder, catalogue, sandbox, budget, reference=reference
+                )
+            )
+        else:  # links only
+            log.extend(diagnose_mod.diagnose(spec, results, recorder, catalogue, None, 0.0))
+    except Exception as exc:  # a diagnosis never costs a grade
+        log.append(f"diagnosis failed: {type(exc).__name__}: {exc}")
+    finally:
+        recorder.close()
     return results, log
 
 
@@ -225,9 +290,18 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         out["messages"].append(str(exc))
         return out
     cells = student_cells(spec, nb)
-    tainted, violations = forbid_mod.tainted_names(cells, spec.forbid)
+    tainted, violations, complete = forbid_mod.tainted_names(
+        cells, spec.forbid, budget_s=float(job.get("static_budget_s", 10.0))
+    )
+    if not complete:
+        out["static_check"] = "incomplete"
+        out["messages"].append(
+            "the static check of forbidden functions ran out of time on this notebook: graded "
+            "with the run-time block only (forbidden modules and functions are absent in the "
+            "sandbox)"
+        )
     if violations:
-        out["messages"].extend(f"forbidden: {v}" for v in violations[:10])
+        out["messages"].extend(clean_text(f"forbidden: {v}", 300) for v in violations[:10])
     lim = job["limits"]
     files = {f"{spec.name}.ipynb": path}
     for rel in spec.data_files:
@@ -244,12 +318,16 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         files=files,
         hide=job.get("hide", []),
         forbid_modules=forbid_modules,
+        forbid_names=[f for f in spec.forbid if f not in forbid_modules],
         provide=provide.get("paths", []),
+        data=provide.get("data", {}),
         env=provide.get("env", {}),
         lease=lease,
+        unisolated=bool(job.get("unisolated")),
         tmp_base=tmp,
         output_cap=job.get("output_cap", 64 * 1024),
     )
+    checks._runtime.update(seed=_seed(job, path), cpu_clock=sandbox.cpu_seconds)
     try:
         sandbox.start()
         if sandbox.start_error:
@@ -260,13 +338,29 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
             out.update(status="error", tests=_not_run(spec, "error", msg))
             out["messages"].append(msg)
             return out
-        tests, log = _run_tests(spec, sandbox, tainted, job["cell_timeout"], deadline)
+        tests, log = _run_tests(
+            spec,
+            sandbox,
+            tainted,
+            job["cell_timeout"],
+            deadline,
+            catalogue=_catalogue(spec, log_to=out["messages"]),
+            diagnose_s=float(job.get("diagnose_s", 20.0)),
+            reference=bool(job.get("reference", True)),
+        )
     finally:
         sandbox.close()
+        checks._runtime.clear()
     text, total = sandbox.output
     out["isolation"] = sandbox.isolation
-    out["cells"] = [vars(r) for r in sandbox.runs]
-    out["output_head"] = text[-4000:] if len(text) > 4000 else text
+    shown = [r for r in sandbox.runs if r.status != "ok" or not r.label.startswith("cell ")]
+    out["cells"] = [
+        {"label": clean_text(r.label, 100), "status": r.status, "error": clean_text(r.error, 500)}
+        for r in shown[:MAX_CELLS_SHOWN]
+    ]
+    if len(shown) > MAX_CELLS_SHOWN:
+        out["messages"].append(f"{len(shown) - MAX_CELLS_SHOWN} more cells not listed")
+    out["output_head"] = clean_text(text[-4000:] if len(text) > 4000 else text)
     out["output_bytes"] = total
     out["tests"] = tests
     out["messages"].extend(log)
@@ -275,6 +369,28 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
         if status in statuses:
             out["status"] = status
     return out
+
+
+def _catalogue(spec: NotebookSpec, log_to: list[str]) -> Any:
+    """The assignment's mistake catalogue (``mutants.py`` beside the source), or None."""
+    try:
+        return diagnose_mod.load_catalogue(os.path.dirname(spec.path))
+    except Exception as exc:
+        log_to.append(f"mistake catalogue not loaded: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _seed(job: dict, path: str) -> int:
+    """The hidden tests' seed for this submission: its bytes and the course's secret, hashed.
+
+    The same notebook gets the same inputs when regraded; any change to it draws new ones, and
+    without the secret (which never enters the sandbox) nobody can compute them in advance.
+    """
+    digest = hashlib.sha256(str(job.get("seed_secret", "")).encode())
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return int.from_bytes(digest.digest()[:8], "big") >> 1
 
 
 def _listdir(path: str) -> list[str]:
@@ -329,8 +445,28 @@ def grade_submission(job: dict) -> dict:
     result["notebooks"] = notebooks
     result["messages"] = [m for nb in notebooks for m in nb["messages"]]
     if extra:
-        result["messages"].append(f"extra files ignored: {', '.join(extra[:20])}")
+        names = clean_text(", ".join(extra[:20]), 1000)
+        result["messages"].append(f"extra files ignored: {names}")
     result["duration_s"] = round(time.monotonic() - start, 3)
+    return result
+
+
+def _fit(result: dict) -> dict:
+    """Cut what the student's code controls (output, messages, cell errors) until the result is
+    at most :data:`MAX_RESULT_BYTES` of JSON, and say so in the result."""
+    if len(json.dumps(result)) <= MAX_RESULT_BYTES:
+        return result
+    for nb in result.get("notebooks", []):
+        nb["output_head"] = clean_text(nb.get("output_head", ""), 2000)
+        nb["cells"] = [c for c in nb.get("cells", []) if c.get("status") != "ok"][:10]
+        nb["messages"] = [clean_text(m, 300) for m in nb.get("messages", [])[:10]]
+        for test in nb.get("tests", []):
+            test["message"] = clean_text(test.get("message", ""), 500)
+    result["messages"] = [clean_text(m, 300) for m in result.get("messages", [])[:10]]
+    result["messages"].append(
+        f"this result was cut to fit {MAX_RESULT_BYTES // 1024} KiB (very long output or messages)"
+    )
+    result["truncated"] = True
     return result
 
 
@@ -363,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         job = json.load(fh)
     for path in reversed(job.get("runner_path", [])):
         sys.path.insert(0, path)
-    result = grade_submission(job)
+    result = _fit(grade_submission(job))
     tmp = argv[2] + ".tmp"
     with open(tmp, "w") as fh:
         json.dump(result, fh, indent=1)

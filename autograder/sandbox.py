@@ -13,20 +13,45 @@ import os
 import shutil
 import signal
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from autograder import codec
 from autograder.frames import ChannelClosed, FrameReader, ProtocolError, write_frame
-from autograder.isolation import Limits, UidLease, kill_uid, make_workdir
+from autograder.isolation import (
+    WORKDIR,
+    Limits,
+    Mounts,
+    NotIsolated,
+    UidLease,
+    bwrap_command,
+    cgroup_prefix,
+    kill_tree,
+    kill_uid,
+    scope_env,
+    tree_usage,
+)
 from autograder.launch import PACKAGE_DIR, module_command
+from autograder.safe import clean_text, open_nofollow
 
-__all__ = ["CellRun", "Sandbox", "SandboxCrashed", "SandboxError", "SandboxTimeout", "StudentError"]
+__all__ = [
+    "WALL_FACTOR",
+    "CellRun",
+    "Sandbox",
+    "SandboxCrashed",
+    "SandboxError",
+    "SandboxTimeout",
+    "StudentError",
+]
 
 _ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -38,6 +63,10 @@ _ENV = {
     "MPLBACKEND": "Agg",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+
+
+#: Wall-clock safety net of a cell or call, as a multiple of its CPU-time limit.
+WALL_FACTOR = 4
 
 
 class SandboxError(Exception):
@@ -117,24 +146,6 @@ def _reap_orphans() -> None:
             return
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat", "rb") as fh:
-                    ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(name))
-            except (OSError, ValueError, IndexError):
-                continue
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
 class Sandbox:
     """A sandboxed interpreter holding one student's namespace.
 
@@ -155,13 +166,19 @@ class Sandbox:
     forbid_modules : list of str
         Modules whose import is blocked.
     provide : list of str
-        Further paths bound read-only into the sandbox (packages or data the exercise allows).
+        Further paths bound read-only into the sandbox (packages the exercise allows).
+    data : dict
+        Path inside the sandbox -> host path of a dataset file or folder, bound read-only.
     env : dict
         Further environment variables for the student's process.
+    forbid_names : list of str
+        Dotted names of forbidden functions, removed from their modules in the sandbox.
+    unisolated : bool
+        Run WITHOUT bubblewrap (only when the instructor allowed it; the report says so).
     lease : UidLease or None
         The uid to run as (root only).
     tmp_base : str
-        Where working directories are created.
+        Where a working directory is created for an unisolated run.
     max_restarts : int
         How often the sandbox may be restarted after a timeout or crash.
     output_cap : int
@@ -180,7 +197,10 @@ class Sandbox:
         forbid_modules: list[str],
         lease: UidLease | None,
         provide: list[str] | None = None,
+        data: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        forbid_names: list[str] | None = None,
+        unisolated: bool = False,
         tmp_base: str,
         max_restarts: int = 3,
         output_cap: int = 64 * 1024,
@@ -193,7 +213,13 @@ class Sandbox:
         self.hide = hide
         self.forbid_modules = forbid_modules
         self.provide = list(provide or [])
+        self.data = dict(data or {})
         self.env = {**_ENV, **(env or {})}
+        self.forbid_names = list(forbid_names or [])
+        self.unisolated = unisolated
+        self.memory_exceeded = False
+        self._cpu_base = 0.0
+        self._cpu_now = 0.0
         self.lease = lease
         self.tmp_base = tmp_base
         self.restarts_left = max_restarts
@@ -244,31 +270,103 @@ class Sandbox:
         if not self.alive:
             raise SandboxCrashed(f"your code's process could not be restarted ({self.death})")
 
+    def _open_files(self) -> dict[str, int]:
+        """Open the files to copy into the sandbox, refusing anything but regular files."""
+        fds: dict[str, int] = {}
+        try:
+            for name, path in self.files.items():
+                fd, st = open_nofollow(path)
+                fds[name] = fd
+                if not stat.S_ISREG(st.st_mode):
+                    raise OSError(f"{name} is not a regular file")
+        except OSError:
+            for fd in fds.values():
+                os.close(fd)
+            raise
+        return fds
+
+    def _command(self, argv: list[str], files: dict[str, int]) -> tuple[list[str], dict]:
+        """The command that starts the child: under bubblewrap, or (if allowed) unisolated."""
+        python = [sys.prefix, sys.base_prefix, *site.getsitepackages(), PACKAGE_DIR]
+        python += [sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+        python += self.provide
+        needed = sorted({q for p in python + [sys.executable] for q in (p, os.path.realpath(p))})
+        env = {**self.env, "HOME": WORKDIR}
+        if self.unisolated:
+            workdir = tempfile.mkdtemp(prefix="unisolated-", dir=self.tmp_base)
+            for name, fd in files.items():
+                with os.fdopen(os.dup(fd), "rb") as src, open(f"{workdir}/{name}", "wb") as out:
+                    shutil.copyfileobj(src, out)
+            env = {**self.env, "HOME": workdir}
+            for key, value in env.items():  # dataset paths: the host's, since nothing is bound
+                for inside, host in self.data.items():
+                    if inside == value or inside.startswith(value.rstrip("/") + "/"):
+                        env[key] = host if inside == value else os.path.dirname(host)
+            report = {
+                "mode": "UNISOLATED (allowed by the instructor): the student's code ran as the "
+                "grader's user with only per-process resource limits; these results are not "
+                "protected against a hostile submission",
+            }
+            return argv, {"report": report, "workdir": workdir, "env": env}
+        mounts = Mounts(needed=needed, hide=self.hide, data=self.data, files=files)
+        cmd, visible = bwrap_command(argv, mounts, self.limits, env)
+        root = os.geteuid() == 0
+        uid = self.lease.uid if self.lease else os.getuid()
+        report = {
+            "user": f"uid {uid} (dropped from root; no groups, no capabilities)"
+            if root
+            else f"uid {uid} in a new user namespace (no capabilities, no further namespaces)",
+            "mode": "bubblewrap " + ("(as root, then a sandbox uid)" if root else "(as this user)"),
+            "namespaces": ("" if root else "user, ")
+            + "mount, pid, ipc, network, uts, cgroup (new for each sandbox)",
+            "network": "isolated: new network namespace, no interfaces up",
+            "filesystem": f"read-only binds of {', '.join(visible)}; private /tmp and /dev/shm "
+            f"(tmpfs, {self.limits.tmp_mb} MiB each) holding only the notebook copy and data "
+            "files; nothing else of the real file system is visible",
+            "processes": "own PID namespace: /proc shows only the sandbox; all its processes die "
+            "with it",
+            "memory": f"{self.limits.memory_mb} MiB per process (RLIMIT_AS) and for all the "
+            "sandbox's processes together: "
+            + (
+                "a cgroup v2 scope (MemoryMax, no swap, TasksMax) and "
+                if cgroup_prefix(self.limits)
+                else "no delegated cgroup v2 here; "
+            )
+            + "resident memory summed by the grader 10 times a second",
+        }
+        return cmd, {"report": report, "workdir": WORKDIR, "env": env}
+
     def _spawn(self) -> None:
         uid = self.lease.uid if self.lease else None
-        workdir = make_workdir(self.tmp_base, uid)
-        for name, path in self.files.items():
-            dest = os.path.join(workdir, name)
-            shutil.copyfile(path, dest)
-            if uid is not None:
-                os.chown(dest, uid, uid)
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
-        cmd = module_command("autograder._child", str(req_r), str(resp_w))
+        argv = module_command("autograder._child", str(req_r), str(resp_w))
+        files: dict[str, int] = {}
         try:
+            files = self._open_files()
+            cmd, how = self._command(argv, files)
             self._proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
-                pass_fds=(req_r, resp_w),
+                pass_fds=(req_r, resp_w, *files.values()),
                 start_new_session=True,
-                env=dict(_ENV),
-                cwd="/",
+                env=how["env"] if self.unisolated else scope_env(),
+                cwd=how["workdir"] if self.unisolated else "/",
             )
+        except (OSError, NotIsolated) as exc:
+            for fd in (req_w, resp_r, out_r):
+                os.close(fd)
+            self._proc = None
+            self.death = f"could not start the sandbox: {exc}"
+            if self.generation == 0:
+                self.start_error = str(exc)
+            self.generation += 1
+            return
         finally:
-            for fd in (req_r, resp_w, out_w):
+            for fd in (req_r, resp_w, out_w, *files.values()):
                 os.close(fd)
         self.generation += 1
         self._req = req_w
@@ -278,19 +376,13 @@ class Sandbox:
         out = _Output(out_r, self.output_cap)
         threading.Thread(target=out.run, daemon=True).start()
         self._outputs.append(out)
-        python = [sys.prefix, sys.base_prefix, *site.getsitepackages(), PACKAGE_DIR]
-        python += [sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
-        python += self.provide
+        watch = threading.Thread(target=self._watch, args=(self._proc,), daemon=True)
+        watch.start()
         setup = {
             "uid": uid,
-            "workdir": workdir,
             "limits": vars(self.limits),
-            "hide": self.hide,
-            "needed": sorted(
-                {q for p in python + [sys.executable] for q in (p, os.path.realpath(p))}
-            ),
             "forbid_modules": self.forbid_modules,
-            "env": self.env,
+            "forbid_names": self.forbid_names,
             "preimport": ["numpy"],
         }
         try:
@@ -298,15 +390,44 @@ class Sandbox:
             ready = self._reader.read(min(self.deadline, time.monotonic() + 30))
             if not isinstance(ready, dict) or ready.get("op") != "ready":
                 why = ready.get("message") if isinstance(ready, dict) else None
-                raise ProtocolError(str(why or "the sandbox did not start"))
-            self.isolation = ready.get("isolation", {}) if self.generation == 1 else self.isolation
+                raise ProtocolError(clean_text(why or "the sandbox did not start", 500))
+            if self.generation == 1:
+                iso = ready.get("isolation")
+                limits = iso.get("limits") if isinstance(iso, dict) else None
+                self.isolation = {**how["report"], "limits": _plain(limits)}
         except (TimeoutError, ProtocolError, OSError) as exc:
             self.kill(f"could not start the sandbox: {exc}")
             if self.generation == 1:
                 self.start_error = f"{exc}; output: {self.output[0][-500:]!r}"
 
+    # ------------------------------------------------------------- memory and CPU watchdog ----
+    def _watch(self, proc: subprocess.Popen) -> None:
+        """Sum the sandbox's resident memory and CPU time; kill it past the memory limit."""
+        limit = self.limits.memory_mb * 1024 * 1024
+        while proc.poll() is None and self._proc is proc:
+            rss, cpu = tree_usage(proc.pid)
+            self._cpu_now = cpu
+            if rss > limit:
+                self.memory_exceeded = True
+                kill_tree(proc.pid)
+                return
+            time.sleep(0.1)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used by every process of the sandbox so far (all its generations).
+
+        Returns
+        -------
+        float
+            User + system time, measured from outside the sandbox.
+        """
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._cpu_now = tree_usage(proc.pid)[1]
+        return self._cpu_base + self._cpu_now
+
     def kill(self, reason: str = "stopped") -> None:
-        """SIGKILL the sandbox's process group (and, as root, all processes of its uid).
+        """SIGKILL the sandbox (its PID namespace: every process in it) and, as root, its uid.
 
         Parameters
         ----------
@@ -316,13 +437,16 @@ class Sandbox:
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        if self.memory_exceeded:
+            reason = (
+                f"your code used more than {self.limits.memory_mb} MiB of memory (all its "
+                "processes together) and was stopped"
+            )
+            self.memory_exceeded = False
         self.death = reason
-        stray = _descendants(proc.pid) if self.lease is None else []
-        for pid in [proc.pid, *stray]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        if proc.poll() is None:  # a last reading before the processes are gone
+            self._cpu_now = tree_usage(proc.pid)[1]
+        kill_tree(proc.pid)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
@@ -334,6 +458,8 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             pass
         _reap_orphans()
+        self._cpu_base += self._cpu_now
+        self._cpu_now = 0.0
         for fd in (self._req, self._resp):
             try:
                 os.close(fd)
@@ -361,21 +487,30 @@ class Sandbox:
             raise SandboxCrashed(f"your code's process is gone ({self.death})")
         self._next_id += 1
         msg["id"] = self._next_id
-        deadline = min(time.monotonic() + timeout, self.deadline)
+        # The limit is CPU time of the sandbox, so a busy machine costs nobody a point; wall
+        # time is only a safety net (code that sleeps or waits), WALL_FACTOR times longer.
+        deadline = min(time.monotonic() + timeout * WALL_FACTOR, self.deadline)
         if self.call_deadline is not None:
             deadline = min(deadline, self.call_deadline)
+        cpu_start = self.cpu_seconds()
         try:
             self._send(msg, deadline)
-            for _ in range(1000):
-                reply = self._reader.read(deadline)
+            for _ in range(100_000):
+                try:
+                    reply = self._reader.read(min(time.monotonic() + 0.25, deadline))
+                except TimeoutError:
+                    if time.monotonic() >= deadline or self.cpu_seconds() - cpu_start > timeout:
+                        raise
+                    continue
                 if isinstance(reply, dict) and reply.get("id") == msg["id"]:
                     return reply
             raise ProtocolError("too many unexpected messages")
         except TimeoutError:
             self.kill(f"{what} did not finish within its time limit")
             raise SandboxTimeout(
-                f"{what} did not finish in time (limit: {self.cell_timeout:g} s per cell or call, "
-                "within the submission's total time)"
+                f"{what} did not finish in time (limit: {self.cell_timeout:g} s of CPU time per "
+                f"cell or call, and {self.cell_timeout * WALL_FACTOR:g} s of wall time, within the "
+                "submission's total time)"
             ) from None
         except ChannelClosed:
             code = self._exit_code()
@@ -478,7 +613,9 @@ class Sandbox:
             "warnings": warnings,
         }
         reply = self._request(msg, self.cell_timeout, what)
-        return self._result(reply), [str(w) for w in reply.get("warnings", [])][:20]
+        value = self._result(reply)
+        _write_back([list(args), dict(kwargs)], reply.get("changed_args"))
+        return value, [clean_text(w, 500) for w in reply.get("warnings", [])][:20]
 
     def get(self, target: dict, path: list[str] | None = None) -> Any:
         """Fetch the value of a student's name or attribute (data, or a handle proxy)."""
@@ -509,6 +646,49 @@ class Sandbox:
             )
         except ProtocolError as exc:
             raise SandboxCrashed(f"the value your code returned is not plain data: {exc}") from None
+
+
+def _write_back(args: list, changed: Any) -> None:
+    """Apply to the caller's own arrays what the student's function wrote into their copies.
+
+    The sandbox gets copies of the arguments; without this, a function that modifies its inputs
+    would pass a "the caller's arrays are unchanged" test in the grader and fail it in the
+    student's kernel. Only arrays the test passed are written, with their own shape and dtype.
+    """
+    if not isinstance(changed, list):
+        return
+    for entry in changed[:256]:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list)):
+            continue
+        target: Any = args
+        try:
+            for key in entry[0]:
+                if isinstance(target, list | tuple) and isinstance(key, int):
+                    target = target[key]
+                elif isinstance(target, dict) and isinstance(key, str):
+                    target = target[key]
+                else:
+                    raise KeyError(key)
+            new = codec.decode(entry[1])
+        except (KeyError, IndexError, TypeError, ProtocolError):
+            continue
+        if isinstance(target, np.ndarray) and isinstance(new, np.ndarray):
+            if target.shape != new.shape:
+                continue
+            if not target.flags.writeable:
+                raise StudentError("ValueError", "assignment destination is read-only")
+            np.copyto(target, new, casting="unsafe")
+
+
+def _plain(value: Any) -> dict:
+    """The sandbox's report of its limits as a small dict of plain values."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict = {}
+    for key, item in list(value.items())[:20]:
+        ok = isinstance(item, int | float) and not isinstance(item, bool)
+        out[clean_text(key, 40)] = item if ok else clean_text(item, 200)
+    return out
 
 
 def _error_text(err: Any) -> str:

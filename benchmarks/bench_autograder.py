@@ -108,6 +108,33 @@ def _course(base: Path, name: str) -> Path:
     return root
 
 
+def bench_setup(
+    doc: str, n: int, prefix: str, argv: list[str] | None
+) -> tuple[argparse.Namespace, Path, dict]:
+    """The benchmarks' shared options (``--n``, ``--workers``, ``--keep``), their folder and the
+    environment that finds this interpreter's commands."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=n, help="number of submissions")
+    ap.add_argument("--workers", type=int, default=None, help="autograder workers (default: cores)")
+    ap.add_argument("--keep", help="keep the generated courses in this folder")
+    args = ap.parse_args(argv)
+    base = Path(args.keep or tempfile.mkdtemp(prefix=prefix))
+    base.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    return args, base, env
+
+
+def generate(course: Path, env: dict) -> None:
+    """``nbgrader generate_assignment`` of exercise 1 in ``course``."""
+    subprocess.run(
+        [_bin("nbgrader"), "generate_assignment", A, "--force"],
+        cwd=course,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
 def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
@@ -137,24 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     int
         Exit status.
     """
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=100, help="number of submissions")
-    ap.add_argument("--workers", type=int, default=None, help="autograder workers (default: cores)")
-    ap.add_argument("--keep", help="keep the generated courses in this folder")
-    args = ap.parse_args(argv)
-    base = Path(args.keep or tempfile.mkdtemp(prefix="bench-autograder-"))
-    base.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    args, base, env = bench_setup(__doc__, 100, "bench-autograder-", argv)
     try:
         ours, theirs = _course(base, "autograder"), _course(base, "nbgrader")
         for course in (ours, theirs):
-            subprocess.run(
-                [_bin("nbgrader"), "generate_assignment", A, "--force"],
-                cwd=course,
-                env=env,
-                check=True,
-                capture_output=True,
-            )
+            generate(course, env)
         released = ours / "release" / A / f"{A}.ipynb"
         kinds = make_submissions(ours / "submitted", released, args.n)
         shutil.copytree(ours / "submitted", theirs / "submitted")

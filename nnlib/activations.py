@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from array_api_compat import array_namespace, is_array_api_obj
 
 from nnlib._registry import lookup
 
@@ -63,9 +64,12 @@ def relu_derivative(z: Array) -> Array:
 
 
 def leaky_relu(z: Array, alpha: float = 0.01) -> Array:
-    """Leaky ReLU: ``alpha * z`` for ``z < 0``, ``z`` otherwise (slope ``alpha = 0.01`` in the lecture)."""
-    z = np.asarray(z)
-    return np.where(z < 0, alpha * z, z)
+    """Leaky ReLU: ``alpha * z`` for ``z < 0``, ``z`` otherwise (slope ``alpha = 0.01`` in the lecture).
+
+    Written with the array API (the PyTorch path applies it to tensors).
+    """
+    z = z if is_array_api_obj(z) else np.asarray(z)
+    return array_namespace(z).where(z < 0, alpha * z, z)
 
 
 def leaky_relu_derivative(z: Array, alpha: float = 0.01) -> Array:

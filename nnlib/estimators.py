@@ -49,16 +49,6 @@ Array = np.ndarray
 
 __all__ = ["NNClassifier", "NNRegressor"]
 
-_OPTIMIZERS: dict[str, Callable[[Any], optimizers.Optimizer]] = {
-    "sgd": lambda lr: optimizers.SGD(lr),
-    "momentum": lambda lr: optimizers.SGD(lr, momentum=0.9),
-    "nesterov": lambda lr: optimizers.SGD(lr, momentum=0.9, nesterov=True),
-    "adagrad": lambda lr: optimizers.Adagrad(lr),
-    "rmsprop": lambda lr: optimizers.RMSprop(lr),
-    "adam": lambda lr: optimizers.Adam(lr),
-    "adamax": lambda lr: optimizers.Adamax(lr),
-}
-
 
 class _NNBase(BaseEstimator):
     """What the classifier and the regressor share: validation, building, training, pickling."""
@@ -109,13 +99,7 @@ class _NNBase(BaseEstimator):
     def _optimizer(self) -> optimizers.Optimizer:
         if isinstance(self.optimizer, optimizers.Optimizer):
             return copy.deepcopy(self.optimizer)  # never train the parameter itself
-        name = str(self.optimizer).lower()
-        if name not in _OPTIMIZERS:
-            raise ValueError(
-                f"Unknown optimizer {self.optimizer!r}: use one of {', '.join(_OPTIMIZERS)} or an "
-                "nnlib optimizer instance."
-            )
-        return _OPTIMIZERS[name](self.learning_rate)
+        return optimizers.get(str(self.optimizer), self.learning_rate)
 
     def _hp(self, n_features: int, n_outputs: int, seed: int) -> dict[str, Any]:
         hp = {k: v for k, v in self.get_params(deep=False).items() if k != "model_fn"}

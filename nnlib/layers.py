@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from nnlib import activations as activations_
 from nnlib import initializers, regularizers
@@ -63,22 +65,27 @@ def dense_backward(dz: Array, cache: tuple[Array, Array]) -> tuple[Array, Array,
 
 
 def dropout_forward(
-    x: Array, rate: float, training: bool, rng: np.random.Generator | None = None
+    x: Array, rate: float, training: bool, rng: np.random.Generator | Callable | None = None
 ) -> tuple[Array, Array | None]:
     """Inverted dropout: zero a fraction ``rate`` of the activations and scale the rest up.
 
     ``mask = (u >= rate) / (1 - rate)`` with ``u ~ U(0, 1)``; ``out = x * mask`` in training, and
     ``out = x`` at test time. Scaling up by ``1 / (1 - rate)`` while training keeps the expected
     activation equal to the test-time one, which is the lecture's "scale down at test time" moved
-    to training time.
+    to training time. ``rng`` is a NumPy generator, or a function ``u = rng(x)`` that draws ``u``
+    shaped like ``x`` (the PyTorch path passes one that draws a torch tensor on the device).
     """
     if not training or rate == 0:
         return x, None
+    xp = array_namespace(x)
     if rate >= 1:
-        return np.zeros_like(x), np.zeros_like(x)
-    rng = rng or get_rng()
-    mask = rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32) >= rate
-    mask = mask.astype(x.dtype) / x.dtype.type(1 - rate)
+        return xp.zeros_like(x), xp.zeros_like(x)
+    if callable(rng):
+        u = rng(x)
+    else:
+        dtype = np.float64 if x.dtype == np.float64 else np.float32
+        u = (rng or get_rng()).random(x.shape, dtype=dtype)
+    mask = xp.astype(u >= rate, x.dtype) / (1 - rate)
     return x * mask, mask
 
 
@@ -102,14 +109,16 @@ def batchnorm_forward(
     Training: ``mu = mean_n x``, ``var = mean_n (x - mu)^2``, ``x_hat = (x - mu) / sqrt(var + eps)``,
     ``out = gamma x_hat + beta``; the running statistics are updated in place as exponential moving
     averages ``running = momentum running + (1 - momentum) batch`` (Keras' convention).
-    Inference: the same with ``mu, var`` replaced by the running statistics.
+    Inference: the same with ``mu, var`` replaced by the running statistics. Written with the
+    Python array API: the PyTorch path runs it on tensors.
     """
+    xp = array_namespace(x)
     if not training:
-        x_hat = (x - running_mean) / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) / xp.sqrt(running_var + eps)
         return gamma * x_hat + beta, None
-    mu = x.mean(axis=0)
-    var = x.var(axis=0)
-    inv_std = 1.0 / np.sqrt(var + eps)
+    mu = xp.mean(x, axis=0)
+    var = xp.var(x, axis=0)
+    inv_std = 1.0 / xp.sqrt(var + eps)
     x_hat = (x - mu) * inv_std
     running_mean *= momentum
     running_mean += (1 - momentum) * mu
@@ -167,7 +176,8 @@ class Layer:
     def forward(self, x: Array, training: bool = False) -> Array:
         raise NotImplementedError
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, need_dx: bool = True) -> Array:
+        """``dL/dout`` -> ``dL/dx`` (filling ``grads``); ``need_dx=False`` allows skipping ``dL/dx``."""
         raise NotImplementedError
 
     def __call__(self, x: Array, training: bool = False) -> Array:
@@ -286,13 +296,11 @@ class Dense(Layer):
             dx, dW, db = dense_backward(dz, cache)
         else:
             dx, dW, db = None, cache[0].T @ dz, dz.sum(axis=0)
-        if self.kernel_regularizer is not None:
-            dW += self.kernel_regularizer.gradient(self.params["W"])
         self.grads["W"] = dW
         if self.use_bias:
-            if self.bias_regularizer is not None:
-                db += self.bias_regularizer.gradient(self.params["b"])
             self.grads["b"] = db
+        for k, reg in self.regularized():
+            self.grads[k] += reg.gradient(self.params[k])  # d penalty / dw
         return dx
 
     def kink_mask(self) -> Array | None:
@@ -301,13 +309,15 @@ class Dense(Layer):
             return self.cache[1] > 0
         return None
 
+    def regularized(self) -> list[tuple[str, Any]]:
+        """``(weight name, regularizer)`` of each regularized weight (``'W'``, ``'b'``)."""
+        bias = self.bias_regularizer if self.use_bias else None
+        return [
+            (k, reg) for k, reg in (("W", self.kernel_regularizer), ("b", bias)) if reg is not None
+        ]
+
     def penalty(self) -> float:
-        total = 0.0
-        if self.kernel_regularizer is not None:
-            total += self.kernel_regularizer(self.params["W"])
-        if self.bias_regularizer is not None and self.use_bias:
-            total += self.bias_regularizer(self.params["b"])
-        return total
+        return sum((reg(self.params[k]) for k, reg in self.regularized()), 0.0)
 
     def _cache(self) -> tuple:
         if self.cache is None:
@@ -330,7 +340,7 @@ class Activation(Layer):
         self.cache = (x, a)
         return a
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, need_dx: bool = True) -> Array:
         z, a = self.cache
         return self.activation.backward(grad_out, z, a)
 
@@ -362,7 +372,7 @@ class Dropout(Layer):
         out, self.mask = dropout_forward(x, self.rate, training, self.rng)
         return out
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, need_dx: bool = True) -> Array:
         return dropout_backward(grad_out, self.mask)
 
 
@@ -413,7 +423,7 @@ class BatchNormalization(Layer):
         self.cache = (training, self.cache if training else x)
         return out
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, need_dx: bool = True) -> Array:
         if self.cache is None:
             raise RuntimeError(f"Layer {self.name!r}: call forward before backward.")
         training, cache = self.cache
@@ -441,7 +451,7 @@ class Flatten(Layer):
         self._check_input(x)
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, need_dx: bool = True) -> Array:
         return grad_out.reshape((grad_out.shape[0], *self.input_shape))
 
 
@@ -468,7 +478,7 @@ class Reshape(Layer):
         self._check_input(x)
         return x.reshape((x.shape[0], *self.output_shape))
 
-    def backward(self, grad_out: Array) -> Array:
+    def backward(self, grad_out: Array, need_dx: bool = True) -> Array:
         return grad_out.reshape((grad_out.shape[0], *self.input_shape))
 
 

@@ -10,7 +10,10 @@ probabilities.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from array_api_compat import array_namespace
 
 from nnlib._registry import lookup
 
@@ -24,6 +27,11 @@ def smooth_labels(y: Array, alpha: float) -> Array:
         raise ValueError(f"label_smoothing must be in [0, 1], got {alpha}.")
     k = y.shape[-1]
     return (1 - alpha) * y + alpha / k
+
+
+def _size(a: Array) -> int:
+    """Number of entries ``N k`` (``a.size`` is a method in torch)."""
+    return math.prod(a.shape)
 
 
 def _check_same_shape(name: str, y_true: Array, y_pred: Array) -> None:
@@ -64,6 +72,11 @@ def sparse_to_one_hot(y: Array, k: int) -> Array:
 class Loss:
     """Base of the losses: ``loss(y_true, y_pred) -> float`` and ``gradient -> dL/dy_pred``.
 
+    The math is in three methods on the targets ``y`` (one-hot, smoothed, shaped like ``y_pred``,
+    from :meth:`targets`), written with the Python array API so that they run on NumPy arrays and,
+    on the PyTorch path, on torch tensors: :meth:`value` ``L``, :meth:`grad` ``dL/dy_pred`` and
+    :meth:`fused_grad` ``dL/dz`` through the partner activation. A new loss defines those.
+
     Parameters
     ----------
     label_smoothing : float, default 0
@@ -77,7 +90,7 @@ class Loss:
         self.label_smoothing = float(label_smoothing)
 
     def targets(self, y_true: Array, y_pred: Array) -> Array:
-        """The (smoothed, one-hot) targets that the loss compares ``y_pred`` with."""
+        """The (smoothed, one-hot) targets that the loss compares ``y_pred`` with (NumPy)."""
         y = np.asarray(y_true, dtype=y_pred.dtype)
         _check_same_shape(self.name, y, y_pred)
         if self.label_smoothing:
@@ -85,14 +98,27 @@ class Loss:
         return y
 
     def __call__(self, y_true: Array, y_pred: Array) -> float:
-        raise NotImplementedError
+        return float(self.value(self.targets(y_true, y_pred), y_pred))
 
     def gradient(self, y_true: Array, y_pred: Array) -> Array:
-        raise NotImplementedError
+        """``dL/dy_pred``, shaped like ``y_pred``."""
+        return self.grad(self.targets(y_true, y_pred), y_pred)
 
     def output_gradient(self, y_true: Array, y_pred: Array) -> Array:
         """Fused ``dL/dz`` for the partner activation: ``(y_pred - y) / N`` (chapter 3)."""
-        return (y_pred - self.targets(y_true, y_pred)) / y_pred.shape[0]
+        return self.fused_grad(self.targets(y_true, y_pred), y_pred)
+
+    def value(self, y: Array, y_pred: Array) -> Array:
+        """The loss, a 0-d array, for targets ``y`` and predictions ``y_pred`` of shape (N, k)."""
+        raise NotImplementedError
+
+    def grad(self, y: Array, y_pred: Array) -> Array:
+        """``dL/dy_pred`` (N, k) for targets ``y``."""
+        raise NotImplementedError
+
+    def fused_grad(self, y: Array, y_pred: Array) -> Array:
+        """``dL/dz`` (N, k) through the partner activation: ``(y_pred - y) / N``."""
+        return (y_pred - y) / y_pred.shape[0]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(label_smoothing={self.label_smoothing})"
@@ -103,13 +129,12 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
 
-    def __call__(self, y_true: Array, y_pred: Array) -> float:
-        y = self.targets(y_true, y_pred)
-        return float(np.mean((y_pred - y) ** 2))
+    def value(self, y: Array, y_pred: Array) -> Array:
+        xp = array_namespace(y_pred)
+        return xp.mean((y_pred - y) ** 2)
 
-    def gradient(self, y_true: Array, y_pred: Array) -> Array:
-        y = self.targets(y_true, y_pred)
-        return 2 * (y_pred - y) / y_pred.size  # dL/dy_hat = 2 (y_hat - y) / (N k)
+    def grad(self, y: Array, y_pred: Array) -> Array:
+        return 2 * (y_pred - y) / _size(y_pred)  # dL/dy_hat = 2 (y_hat - y) / (N k)
 
 
 class BinaryCrossentropy(Loss):
@@ -127,18 +152,17 @@ class BinaryCrossentropy(Loss):
             y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
         return y
 
-    def __call__(self, y_true: Array, y_pred: Array) -> float:
-        y = self.targets(y_true, y_pred)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    def value(self, y: Array, y_pred: Array) -> Array:
+        xp = array_namespace(y_pred)
+        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -xp.mean(y * xp.log(p) + (1 - y) * xp.log(1 - p))
 
-    def gradient(self, y_true: Array, y_pred: Array) -> Array:
-        y = self.targets(y_true, y_pred)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return (p - y) / (p * (1 - p)) / y_pred.size
+    def grad(self, y: Array, y_pred: Array) -> Array:
+        p = array_namespace(y_pred).clip(y_pred, EPSILON, 1 - EPSILON)
+        return (p - y) / (p * (1 - p)) / _size(y_pred)
 
-    def output_gradient(self, y_true: Array, y_pred: Array) -> Array:
-        return (y_pred - self.targets(y_true, y_pred)) / y_pred.size
+    def fused_grad(self, y: Array, y_pred: Array) -> Array:
+        return (y_pred - y) / _size(y_pred)
 
 
 class CategoricalCrossentropy(Loss):
@@ -147,14 +171,12 @@ class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
     partner = "softmax"
 
-    def __call__(self, y_true: Array, y_pred: Array) -> float:
-        y = self.targets(y_true, y_pred)
-        p = np.clip(y_pred, EPSILON, 1.0)
-        return float(-np.sum(y * np.log(p)) / y_pred.shape[0])
+    def value(self, y: Array, y_pred: Array) -> Array:
+        xp = array_namespace(y_pred)
+        return -xp.sum(y * xp.log(xp.clip(y_pred, EPSILON, 1.0))) / y_pred.shape[0]
 
-    def gradient(self, y_true: Array, y_pred: Array) -> Array:
-        y = self.targets(y_true, y_pred)
-        return -y / np.clip(y_pred, EPSILON, 1.0) / y_pred.shape[0]
+    def grad(self, y: Array, y_pred: Array) -> Array:
+        return -y / array_namespace(y_pred).clip(y_pred, EPSILON, 1.0) / y_pred.shape[0]
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):

@@ -1,14 +1,17 @@
 """``Sequential``: a stack of layers with Keras' ``compile`` / ``fit`` / ``evaluate`` / ``predict``.
 
 One training step (chapter 3, "mini-batch SGD") is: forward pass -> loss -> backward pass through
-the layers in reverse -> optimizer update of every trainable weight.
+the layers in reverse -> optimizer update of every trainable weight (:meth:`Sequential.train_step`).
+``fit`` / ``evaluate`` / ``predict`` own everything around the steps (epochs, batches, callbacks,
+History, progress, validation, metrics); a :class:`Backend` runs the steps: the model itself with
+NumPy, or :class:`nnlib.torch_backend.TorchModel` with PyTorch.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,6 +23,18 @@ from nnlib.layers import Dense, Layer
 from nnlib.utils import check_array, get_rng, minibatches
 
 Array = np.ndarray
+
+
+class Backend(Protocol):
+    """What runs the steps of ``fit`` / ``evaluate`` / ``predict``, which own the loop (epochs,
+    batches, callbacks, History, progress, validation, metrics): the model itself with NumPy, or
+    :class:`nnlib.torch_backend.TorchModel` with PyTorch."""
+
+    def sync_in(self) -> None: ...  # weights and optimizer state to where the steps run
+    def sync_out(self) -> None: ...  # and back into the nnlib model
+    def stage(self, x: Array, y: Array) -> tuple[Any, Any]: ...  # the training data, indexable
+    def train_step(self, x: Any, y: Any) -> tuple[float, Array]: ...  # (loss, y_pred on the host)
+    def predict_step(self, x: Array) -> Array: ...
 
 
 class Sequential:
@@ -144,32 +159,28 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
-    def backward(self, y: Array, y_pred: Array, input_grad: bool = False) -> Array | None:
-        """Backpropagate the loss' gradient through the layers in reverse; fills ``layer.grads``.
+    def backward(self, y: Array, y_pred: Array) -> None:
+        """Backpropagate, ``grad = layer.backward(grad)`` over the layers in reverse; fills ``layer.grads``.
 
-        When the output activation is the loss' partner (softmax with categorical cross-entropy,
-        sigmoid with binary cross-entropy), the gradient enters the last layer as the fused
-        ``dL/dz = (y_hat - y) / N``.
-
-        Returns ``dL/dx`` for the input batch when ``input_grad`` is True.
+        The loss' gradient ``dL/dy_hat`` enters at the top. When the output activation is the loss'
+        partner (softmax with categorical cross-entropy, sigmoid with binary cross-entropy), the two
+        are one fused output loss, as CS231n's ``softmax_loss``: its gradient with respect to the
+        last layer's pre-activation, ``dL/dz = (y_hat - y) / N``, enters below that activation. The
+        loop ends at the first layer with trainable weights, which skips ``dL/dx`` (nothing below
+        needs a gradient).
         """
-        last = self.layers[-1]
-        fused = isinstance(last, Dense) and last.activation.name == self.loss.partner
-        stop = 0 if input_grad else self._first_trainable()  # no dL/dx below the first weights
-        n = len(self.layers)
-        if fused:
-            grad = last.backward_z(self.loss.output_gradient(y, y_pred), need_dx=stop < n - 1)
+        stop, top = self._first_trainable(), len(self.layers) - 1
+        if self.fused_output():
+            grad = self.layers[top].backward_z(self.loss.output_gradient(y, y_pred), top > stop)
         else:
-            grad = self._backward_layer(n - 1, self.loss.gradient(y, y_pred), stop)
-        for i in range(n - 2, stop - 1, -1):
-            grad = self._backward_layer(i, grad, stop)
-        return grad if input_grad else None
+            grad = self.layers[top].backward(self.loss.gradient(y, y_pred), top > stop)
+        for i in reversed(range(stop, top)):
+            grad = self.layers[i].backward(grad, i > stop)
 
-    def _backward_layer(self, i: int, grad: Array, stop: int) -> Array:
-        layer = self.layers[i]
-        if isinstance(layer, Dense):
-            return layer.backward(grad, need_dx=i > stop)
-        return layer.backward(grad)
+    def fused_output(self) -> bool:
+        """Whether the output activation and the loss form one fused output loss."""
+        last = self.layers[-1]
+        return isinstance(last, Dense) and last.activation.name == self.loss.partner
 
     def _first_trainable(self) -> int:
         for i, layer in enumerate(self.layers):
@@ -199,14 +210,44 @@ class Sequential:
         }
         return loss, grads
 
-    def train_on_batch(self, x: Array, y: Array) -> float:
-        """One SGD step on a batch: forward, loss, backward, update. Returns the loss."""
+    def train_step(self, x: Array, y: Array) -> tuple[float, Array]:
+        """One SGD step on a batch: forward, loss, backward, update.
+
+        Returns
+        -------
+        loss : float
+            With penalties, before the update.
+        y_pred : array, shape (N, *output_shape)
+            The predictions the loss was computed from (for the metrics).
+        """
         y_pred = self.forward(x, training=True)
         loss = self.compute_loss(y, y_pred)
         self.backward(y, y_pred)
         self.optimizer.apply_gradients(self.trainable_weights_and_grads())
-        self._last_pred = y_pred
-        return loss
+        return loss, y_pred
+
+    def predict_step(self, x: Array) -> Array:
+        """Outputs for one batch in inference mode: ``(N, *input_shape) -> (N, *output_shape)``."""
+        return self.forward(x)
+
+    def stage(self, x: Array, y: Array) -> tuple[Array, Array]:
+        """The training data as :meth:`train_step` takes it (NumPy: unchanged)."""
+        return x, y
+
+    def sync_in(self) -> None:
+        """Move weights and optimizer state to where the steps run (NumPy: nothing to move)."""
+
+    def sync_out(self) -> None:
+        """Move them back into this model (NumPy: nothing to move)."""
+
+    def train_on_batch(self, x: Array, y: Array, backend: Backend | None = None) -> float:
+        """One SGD step on a batch: forward, loss, backward, update. Returns the loss."""
+        run = self if backend is None else backend
+        run.sync_in()
+        try:
+            return run.train_step(*run.stage(x, y))[0]
+        finally:
+            run.sync_out()
 
     def trainable_weights_and_grads(self) -> list[tuple[str, Array, Array]]:
         """``(key, w, dL/dw)`` for every weight that the optimizer updates (frozen layers excluded)."""
@@ -230,19 +271,17 @@ class Sequential:
         validation_data: tuple[Array, Array] | None = None,
         shuffle: bool = True,
         initial_epoch: int = 0,
+        backend: Backend | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size``.
 
         Returns a :class:`History` whose ``history`` dict holds ``loss``, each metric, and their
         ``val_`` twins per epoch. ``validation_split`` holds out the *last* fraction of the data
-        (before shuffling), as Keras does.
+        (before shuffling), as Keras does. ``backend`` runs the steps (None: this model, with
+        NumPy; :class:`nnlib.torch_backend.TorchModel` passes itself); at the end of every epoch
+        the weights are back in this model, where the callbacks and the validation see them.
         """
-        if self.optimizer is None:
-            raise RuntimeError(
-                "You must compile the model before training: call "
-                "model.compile(optimizer='rmsprop', loss='categorical_crossentropy', "
-                "metrics=['accuracy'])."
-            )
+        self._require_compiled()
         x, y = self._prepare(x, y)
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
@@ -253,6 +292,8 @@ class Sequential:
             validation_data = self._prepare(*validation_data)
         if verbose == "auto":
             verbose = 1
+        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         n = len(x)
         if n == 0:
             raise ValueError(
@@ -270,34 +311,39 @@ class Sequential:
         self.stop_training = False
         for cb in cbs:
             cb.on_train_begin()
+        run = self if backend is None else backend
+        xs, ys = run.stage(x, y)  # the data where the steps run
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
             sums = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
             seen = 0
-            for batch, idx in enumerate(minibatches(n, batch_size, shuffle, self._rng())):
-                xb, yb = x[idx], y[idx]
-                loss = self.train_on_batch(xb, yb)
-                if not math.isfinite(loss) and not stop_on_nan:
-                    raise FloatingPointError(
-                        f"The loss became {loss} at epoch {epoch + 1}, batch {batch + 1}: "
-                        "training diverged. Lower the learning rate, normalize the inputs "
-                        "(e.g. X / 255), or check the data for extreme values."
-                    )
-                m = len(idx)
-                seen += m
-                sums["loss"] += loss * m
-                for name, fn in self.metrics:
-                    sums[name] += fn(yb, self._last_pred) * m
-                logs = {k: v / seen for k, v in sums.items()}
-                for cb in cbs:
-                    cb.on_batch_end(
-                        batch, {**logs, "loss": loss} if not math.isfinite(loss) else logs
-                    )
-                if self.stop_training:
-                    break
+            run.sync_in()
+            try:
+                for batch, idx in enumerate(minibatches(n, batch_size, shuffle, self._rng())):
+                    loss, y_pred = run.train_step(xs[idx], ys[idx])
+                    if not math.isfinite(loss) and not stop_on_nan:
+                        raise FloatingPointError(
+                            f"The loss became {loss} at epoch {epoch + 1}, batch {batch + 1}: "
+                            "training diverged. Lower the learning rate, normalize the inputs "
+                            "(e.g. X / 255), or check the data for extreme values."
+                        )
+                    m = len(idx)
+                    seen += m
+                    sums["loss"] += loss * m
+                    for name, fn in self.metrics:
+                        sums[name] += fn(y[idx], y_pred) * m
+                    logs = {k: v / seen for k, v in sums.items()}
+                    for cb in cbs:
+                        cb.on_batch_end(
+                            batch, {**logs, "loss": loss} if not math.isfinite(loss) else logs
+                        )
+                    if self.stop_training:
+                        break
+            finally:
+                run.sync_out()
             if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=max(batch_size, 256))
+                val = self.evaluate(*validation_data, max(batch_size, 256), backend=backend)
                 val = val if isinstance(val, list) else [val]
                 logs.update({"val_loss": val[0]})
                 logs.update(
@@ -311,21 +357,29 @@ class Sequential:
             cb.on_train_end()
         return self.history
 
-    def predict(self, x: Array, batch_size: int = 32, verbose: int = 0) -> Array:
+    def predict(
+        self, x: Array, batch_size: int = 32, verbose: int = 0, backend: Backend | None = None
+    ) -> Array:
         """Outputs of the network (e.g. class probabilities) for every sample, in batches."""
         x = self._prepare_x(x)
         self._check_ready(x, need_compile=False)
-        outs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        run = self if backend is None else backend
+        outs = [run.predict_step(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
 
     def evaluate(
-        self, x: Array, y: Array, batch_size: int = 32, verbose: int = 0
+        self,
+        x: Array,
+        y: Array,
+        batch_size: int = 32,
+        verbose: int = 0,
+        backend: Backend | None = None,
     ) -> float | list[float]:
         """Loss (with penalties) and metrics on ``(x, y)``: ``test_loss, test_acc = evaluate(...)``."""
         if self.loss is None:
             raise RuntimeError("Compile the model before evaluate: model.compile(..., loss=...).")
         x, y = self._prepare(x, y)
-        y_pred = self.predict(x, batch_size=batch_size)
+        y_pred = self.predict(x, batch_size, backend=backend)
         loss = self.compute_loss(y, y_pred)
         if not self.metrics:
             return loss
@@ -419,6 +473,14 @@ class Sequential:
                     f"the model needs {names}."
                 )
             self.set_weights([data[n] for n in names])
+
+    def _require_compiled(self) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(
+                "You must compile the model before training: call "
+                "model.compile(optimizer='rmsprop', loss='categorical_crossentropy', "
+                "metrics=['accuracy'])."
+            )
 
     def _require_built(self) -> None:
         if not self.built:

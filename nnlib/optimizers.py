@@ -3,7 +3,9 @@
 Notation: ``w`` a weight array, ``g = dL/dw`` its gradient at step ``s``, ``eta`` the learning
 rate (a float or a schedule ``eta(s)``), ``epsilon`` the small constant that avoids division by 0.
 Every optimizer updates the weights **in place** and keeps its per-weight state (velocity, running
-averages) in ``self.state[key]``.
+averages) in ``self.state[key]``. The updates use only operators and functions of the Python array
+API standard (``xp = array_namespace(w)``), so the same lines update NumPy arrays here and torch
+tensors on the PyTorch path (:mod:`nnlib.torch_backend`).
 
 Differences from Keras and PyTorch, explained in the chapter:
 
@@ -22,9 +24,12 @@ Differences from Keras and PyTorch, explained in the chapter:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from nnlib._registry import lookup
 from nnlib.schedules import Schedule
@@ -83,30 +88,8 @@ class Optimizer:
 
 def _zeros(state: dict[str, Array], name: str, w: Array) -> Array:
     if name not in state:
-        state[name] = np.zeros_like(w)
+        state[name] = array_namespace(w).zeros_like(w)
     return state[name]
-
-
-def _average_squares(m: Array, gamma: float, g: Array) -> None:
-    """``m = gamma m + (1 - gamma) g^2`` in place, with a single temporary array."""
-    sq = np.multiply(g, g)
-    sq *= 1 - gamma
-    m *= gamma
-    m += sq
-
-
-def _adaptive_step(w: Array, eta: float, g: Array, v: Array, epsilon: float) -> None:
-    """``w = w - eta / sqrt(v + epsilon) * g`` in place, with a single temporary array.
-
-    The same arithmetic as the one-line formula; writing it with ``out=`` saves three temporary
-    arrays the size of ``w`` (memory traffic that shows at large batch sizes: see
-    ``benchmarks/bench_nnlib.py``).
-    """
-    step = np.add(v, epsilon)
-    np.sqrt(step, out=step)
-    np.divide(g, step, out=step)
-    step *= eta
-    w -= step
 
 
 class SGD(Optimizer):
@@ -151,9 +134,9 @@ class Adagrad(Optimizer):
         self.epsilon = float(epsilon)
 
     def update(self, w: Array, g: Array, state: dict[str, Array], eta: float) -> None:
-        G = _zeros(state, "G", w)
+        xp, G = array_namespace(w), _zeros(state, "G", w)
         G += g * g  # G = sum of squared gradients
-        _adaptive_step(w, eta, g, G, self.epsilon)  # w = w - eta / sqrt(G + epsilon) * g
+        w -= eta * g / xp.sqrt(G + self.epsilon)  # w = w - eta / sqrt(G + epsilon) * g
 
 
 class RMSprop(Optimizer):
@@ -169,9 +152,10 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
 
     def update(self, w: Array, g: Array, state: dict[str, Array], eta: float) -> None:
-        gamma, m = self.rho, _zeros(state, "m", w)
-        _average_squares(m, gamma, g)  # m = gamma m + (1 - gamma) g^2
-        _adaptive_step(w, eta, g, m, self.epsilon)  # w = w - eta / sqrt(m + epsilon) * g
+        xp, gamma, m = array_namespace(w), self.rho, _zeros(state, "m", w)
+        m *= gamma
+        m += (1 - gamma) * (g * g)  # m = gamma m + (1 - gamma) g^2
+        w -= eta * g / xp.sqrt(m + self.epsilon)  # w = w - eta / sqrt(m + epsilon) * g
 
 
 class Adam(Optimizer):
@@ -195,16 +179,15 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def update(self, w: Array, g: Array, state: dict[str, Array], eta: float) -> None:
-        gamma_2, gamma, s = self.beta_1, self.beta_2, self.iterations + 1
+        xp, gamma_2, gamma, s = array_namespace(w), self.beta_1, self.beta_2, self.iterations + 1
         g_avg, m = _zeros(state, "g_avg", w), _zeros(state, "m", w)
         g_avg *= gamma_2
         g_avg += (1 - gamma_2) * g  # moving average of the gradients (momentum)
-        _average_squares(m, gamma, g)  # moving average of the squared gradients (RMSProp)
+        m *= gamma
+        m += (1 - gamma) * (g * g)  # moving average of the squared gradients (RMSProp)
         g_hat = g_avg / (1 - gamma_2**s)  # bias corrections
         m_hat = m / (1 - gamma**s)
-        _adaptive_step(
-            w, eta, g_hat, m_hat, self.epsilon
-        )  # w = w - eta / sqrt(m_hat + eps) * g_hat
+        w -= eta * g_hat / xp.sqrt(m_hat + self.epsilon)  # w = w - eta / sqrt(m_hat + eps) * g_hat
 
 
 class Adamax(Adam):
@@ -215,19 +198,19 @@ class Adamax(Adam):
     """
 
     def update(self, w: Array, g: Array, state: dict[str, Array], eta: float) -> None:
-        gamma_2, gamma, s = self.beta_1, self.beta_2, self.iterations + 1
+        xp, gamma_2, gamma, s = array_namespace(w), self.beta_1, self.beta_2, self.iterations + 1
         g_avg, u = _zeros(state, "g_avg", w), _zeros(state, "u", w)
         g_avg *= gamma_2
         g_avg += (1 - gamma_2) * g
-        np.maximum(gamma * u, np.abs(g), out=u)  # u = max(gamma u, |g|)
+        u[...] = xp.maximum(gamma * u, abs(g))  # u = max(gamma u, |g|)
         g_hat = g_avg / (1 - gamma_2**s)
         w -= eta / (u + self.epsilon) * g_hat
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "sgd": SGD,
-    "momentum": lambda: SGD(0.01, momentum=0.9),  # type: ignore[dict-item]
-    "nesterov": lambda: SGD(0.01, momentum=0.9, nesterov=True),  # type: ignore[dict-item]
+    "momentum": functools.partial(SGD, momentum=0.9),
+    "nesterov": functools.partial(SGD, momentum=0.9, nesterov=True),
     "adagrad": Adagrad,
     "rmsprop": RMSprop,
     "adam": Adam,
@@ -235,8 +218,17 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def get(identifier: str | Optimizer) -> Optimizer:
-    """Resolve ``'rmsprop'``, ``'adam'``, ``'sgd'``, ... (Keras' defaults) or return an optimizer."""
+def get(identifier: str | Optimizer, learning_rate: float | Schedule | None = None) -> Optimizer:
+    """Resolve ``'rmsprop'``, ``'adam'``, ``'sgd'``, ... (Keras' defaults) or return an optimizer.
+
+    Parameters
+    ----------
+    identifier : str or Optimizer
+        A name from :data:`OPTIMIZERS` or an optimizer (returned unchanged).
+    learning_rate : float or Schedule, optional
+        Replaces the default learning rate of a named optimizer.
+    """
     if isinstance(identifier, Optimizer):
         return identifier
-    return lookup("optimizer", identifier, OPTIMIZERS)()
+    factory = lookup("optimizer", identifier, OPTIMIZERS)
+    return factory() if learning_rate is None else factory(learning_rate)

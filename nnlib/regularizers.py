@@ -5,12 +5,14 @@ A regularizer adds ``penalty(W)`` to the loss and ``gradient(W)`` to ``dL/dW``:
 * L1: ``l1 * sum |W|``,        gradient ``l1 * sign(W)``   (drives many weights to exactly 0)
 * L2: ``l2 * sum W^2``,        gradient ``2 * l2 * W``     (many small weights; "weight decay")
 
-as in Keras (no factor 1/2 in front of the L2 sum).
+as in Keras (no factor 1/2 in front of the L2 sum). Both are written with the Python array API, so
+they apply to torch tensors on the PyTorch path as well.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from nnlib._registry import lookup
 
@@ -33,11 +35,12 @@ class L1L2:
 
     def __call__(self, W: Array) -> float:
         """The penalty added to the loss."""
-        return float(self.l1 * np.sum(np.abs(W)) + self.l2 * np.sum(W * W))
+        xp = array_namespace(W)
+        return float(self.l1 * xp.sum(xp.abs(W)) + self.l2 * xp.sum(W * W))
 
     def gradient(self, W: Array) -> Array:
         """``d penalty / dW = l1 sign(W) + 2 l2 W``, added to the kernel's gradient."""
-        return self.l1 * np.sign(W) + 2 * self.l2 * W
+        return self.l1 * array_namespace(W).sign(W) + 2 * self.l2 * W
 
     def __repr__(self) -> str:
         return f"L1L2(l1={self.l1}, l2={self.l2})"

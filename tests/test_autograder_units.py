@@ -205,7 +205,7 @@ FORBID = ["nnlib", "scipy.special.softmax", "torch.nn.functional.softmax"]
     ],
 )
 def test_forbidden_references_taint_the_function(code):
-    tainted, violations = tainted_names([("softmax", code)], FORBID)
+    tainted, violations, complete = tainted_names([("softmax", code)], FORBID)
     assert "softmax" in tainted and violations, (tainted, violations)
 
 
@@ -218,7 +218,7 @@ def test_taint_spreads_through_helpers_but_not_to_clean_code():
         ("softmax", "def softmax(z):\n    return helper(z)\n"),
         ("sigmoid", "import scipy\ndef sigmoid(z):\n    return scipy.special.expit(z)\n"),
     ]
-    tainted, _ = tainted_names(cells, FORBID)
+    tainted, _, _ = tainted_names(cells, FORBID)
     assert {"_s", "helper", "softmax"} <= set(tainted)
     assert "sigmoid" not in tainted and "scipy" not in tainted
     assert "nnlib" in tainted["softmax"]
@@ -279,7 +279,23 @@ def test_provided_packages_and_datasets_reach_the_sandbox_config(tmp_path):
     from nnlib.data import locate_fashion_mnist
 
     assert os.path.dirname(nnlib.__file__) in got["paths"], got
-    assert got["env"] == {"NNLIB_DATA": str(locate_fashion_mnist())}, got
+    assert got["env"] == {"NNLIB_DATA": "/data/fashion-mnist"}, got
+    host = locate_fashion_mnist()
+    assert sorted(got["data"].values()) == sorted(
+        os.path.realpath(host / name) for name in os.listdir(host) if name.endswith(".gz")
+    ), got
+
+
+def test_train_only_dataset_never_binds_the_test_split(tmp_path):
+    """The test split decides exercise 6's grade: the sandbox must not receive it."""
+    from autograder.grade import _provided
+
+    path = tmp_path / "a.ipynb"
+    block = {"provide": ["nnlib"], "datasets": ["fashion-mnist-train"]}
+    path.write_text(json.dumps({"nbformat": 4, "metadata": {"autograder": block}, "cells": []}))
+    got = _provided(load_source(str(path)))
+    names = sorted(os.path.basename(p) for p in got["data"])
+    assert names == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"], got
 
 
 def test_student_cells_use_source_tests_and_drop_the_submissions():
@@ -357,3 +373,38 @@ def test_cli_help_and_course_dir(tmp_path, monkeypatch, capsys):
     assert find_course_dir() == "/somewhere" and find_course_dir("rel") == str(tmp_path / "rel")
     assert main(["--course-dir", str(tmp_path / "missing"), "report", "x"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cgroup_scope_carries_the_whole_sandbox_limits(monkeypatch):
+    """Where systemd delegates cgroups, one scope per sandbox gets MemoryMax/TasksMax; where it
+    does not (containers, cgroup v1), no prefix, and the grader's watchdog sums the memory."""
+    from autograder import isolation
+
+    monkeypatch.setattr(isolation, "_systemd_scope", lambda: ["systemd-run", "--scope"])
+    prefix = isolation.cgroup_prefix(isolation.Limits(memory_mb=512, nproc=16))
+    assert prefix[-1] == "--" and "--property=MemoryMax=512M" in prefix, prefix
+    assert "--property=MemorySwapMax=0" in prefix and "--property=TasksMax=20" in prefix, prefix
+    monkeypatch.setattr(isolation, "_systemd_scope", lambda: None)
+    assert isolation.cgroup_prefix(isolation.Limits()) == []
+
+
+def test_static_check_is_linear_on_a_long_taint_chain():
+    """A chain of 20,000 assignments through which taint flows backwards: the old fixed-point
+    loop took time quadratic in its length; the check must finish well within its budget."""
+    import time
+
+    n = 20_000
+    code = "\n".join(
+        [f"a{i} = a{i + 1}" for i in range(n)] + [f"a{n} = __import__('nnlib').layers"]
+    )
+    start = time.monotonic()
+    tainted, violations, complete = tainted_names([("c", code)], FORBID, budget_s=60)
+    took = time.monotonic() - start
+    assert complete and "a0" in tainted and violations, (complete, len(tainted))
+    assert took < 20, f"the static check took {took:.1f} s on a 20,000-line chain"
+
+
+def test_static_check_gives_up_in_time_and_says_so():
+    code = "\n".join(f"x{i} = x{i + 1}.a.b.c" for i in range(50_000))
+    tainted, violations, complete = tainted_names([("c", code)], FORBID, budget_s=0.05)
+    assert not complete

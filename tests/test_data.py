@@ -157,6 +157,39 @@ def test_class_names() -> None:
     assert data.CLASS_NAMES[0] == "T-shirt/top" and data.CLASS_NAMES[9] == "Ankle boot"
 
 
+def test_a_folder_of_the_training_split_loads_it_and_refuses_the_test_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exercise 6's grading sandbox: $NNLIB_DATA holds only the two training files."""
+    arrays = fake_arrays()
+    sums = write_dataset(tmp_path / "d", arrays)
+    for name in data.SPLITS["test"]:
+        (tmp_path / "d" / name).unlink()
+    monkeypatch.setenv("NNLIB_DATA", str(tmp_path / "d"))
+    x, y = data.load_fashion_mnist(kind="float32", flatten=True, split="train", checksums=sums)
+    assert x.shape == (N_TRAIN, 784) and x.dtype == np.float32 and y.shape == (N_TRAIN,)
+    np.testing.assert_array_equal(y, arrays[data.TRAIN_LABELS], "train labels altered")
+    for split in (None, "test"):
+        with pytest.raises(data.DataNotFoundError) as err:
+            data.load_fashion_mnist(split=split, checksums=sums)
+        msg = str(err.value)
+        assert "test split is not available" in msg and data.TEST_LABELS in msg, msg
+        assert "split='train'" in msg, f"must say how to load what is there: {msg}"
+    with pytest.raises(ValueError, match="split must be"):
+        data.load_fashion_mnist(split="validation", checksums=sums)
+
+
+def test_split_test_returns_the_test_split_alone(tmp_path: Path) -> None:
+    arrays = fake_arrays()
+    sums = write_dataset(tmp_path / "d", arrays)
+    x, y = data.load_fashion_mnist(tmp_path / "d", split="test", checksums=sums)
+    np.testing.assert_array_equal(x, arrays[data.TEST_IMAGES], "test images altered")
+    np.testing.assert_array_equal(y, arrays[data.TEST_LABELS], "test labels altered")
+    x[0, 0, 0] ^= 1  # a fresh copy every call
+    again, _ = data.load_fashion_mnist(tmp_path / "d", split="test", checksums=sums)
+    np.testing.assert_array_equal(again, arrays[data.TEST_IMAGES], "the cache was modified")
+
+
 # --- errors: each names the file, what was expected and found, and how to fix it -----------
 
 

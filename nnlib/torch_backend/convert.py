@@ -1,7 +1,4 @@
-"""Conversion of an nnlib ``Sequential`` to a ``torch.nn.Module`` and back (:func:`to_torch`, :func:`load_from_torch`).
-
-Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping and the differences).
-"""
+"""An nnlib ``Sequential`` as a ``torch.nn.Module`` and back (:func:`to_torch`, :func:`load_from_torch`)."""
 
 from __future__ import annotations
 
@@ -14,84 +11,66 @@ from torch import nn
 
 from nnlib import activations as activations_
 from nnlib import layers as layers_
-from nnlib import regularizers as regularizers_
+from nnlib import losses as losses_
+from nnlib import optimizers as optimizers_
 from nnlib.models import Sequential
 from nnlib.torch_backend.devices import DeviceLike, DTypeLike, _resolve_dtype, resolve_device
-from nnlib.torch_backend.modules import (
-    LeakyReLU,
-    TorchBatchNorm,
-    TorchDense,
-    TorchDropout,
-    TorchReshape,
-    TorchSequential,
-)
+
+# isort: off
+from nnlib.torch_backend.modules import LeakyReLU, TorchBatchNorm, TorchDense, TorchDropout
+from nnlib.torch_backend.modules import TorchReshape, TorchSequential
+# isort: on
 
 Array = np.ndarray
 Tensor = torch.Tensor
+Slot = tuple[str, bool, Tensor, bool]  # (nnlib weight name, is a parameter, tensor, transposed)
 
-
+_LAYERS = {  # nnlib layer -> its module, from (layer, torch activation, device and dtype)
+    layers_.Dense: lambda d, act, kw: TorchDense(d.input_shape[0], d.units, act, d.use_bias, **kw),
+    layers_.Activation: lambda a, act, kw: act,
+    layers_.Dropout: lambda d, act, kw: TorchDropout(d.rate),
+    layers_.BatchNormalization: lambda b, act, kw: TorchBatchNorm(
+        b.input_shape[0], b.momentum, b.epsilon, **kw
+    ),
+    layers_.Flatten: lambda f, act, kw: nn.Flatten(),
+    layers_.Reshape: lambda r, act, kw: TorchReshape(r.output_shape),
+}
 _LAYER_METHODS = ("forward", "backward", "backward_z", "penalty", "compute_output_shape")
+_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
+_ABSTRACT = {losses_.Loss.value, losses_.Loss.grad, optimizers_.Optimizer.update}
 
 
-def _same_math(obj: Any, base: type, methods: Sequence[str]) -> bool:
-    """``obj`` is a ``base`` whose (sub)class overrides none of ``methods``."""
-    cls = type(obj)
-    if not isinstance(obj, base):
-        return False
-    return all(getattr(cls, m, None) is getattr(base, m, None) for m in methods)
+def _check_portable(obj: Any, kind: str, methods: Sequence[str]) -> None:
+    """Refuse an object whose ``methods`` are not nnlib's own (array API code that runs on
+    tensors): one defined outside nnlib, or left abstract, is NumPy code we cannot vouch for."""
+    for name in methods:
+        fn = getattr(type(obj), name, None)
+        if fn is None or fn in _ABSTRACT or not fn.__module__.startswith("nnlib."):
+            raise TypeError(
+                f"{kind} {type(obj).__name__} has no PyTorch equivalent: its {name!r} is not "
+                "nnlib's (the PyTorch path runs nnlib's own math, written with the array API, on "
+                "tensors). Train this model with the NumPy path, model.fit(...)."
+            )
 
 
 def _torch_activation(act: activations_.Activation, where: str) -> nn.Module:
-    name = act.name
-    if name == "leaky_relu":
-        probe = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
-        alpha = -float(np.asarray(act.forward(np.array([-1.0])))[0])
-        if np.allclose(np.asarray(act.forward(probe)), np.where(probe < 0, alpha * probe, probe)):
-            return LeakyReLU(alpha)
-    builtin = activations_.ACTIVATIONS.get(name)
+    builtin = activations_.ACTIVATIONS.get(act.name)
+    if act.name == "leaky_relu" and getattr(act.forward, "func", None) is activations_.leaky_relu:
+        return LeakyReLU(act.forward.keywords["alpha"])
     if builtin is not None and act.forward is builtin.forward:
-        if name == "softmax":
-            return nn.Softmax(dim=-1)
-        return {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}[
-            name
-        ]()
+        return nn.Softmax(dim=-1) if act.name == "softmax" else _ACTIVATIONS[act.name]()
     raise TypeError(
-        f"{where}: activation {name!r} is a custom nnlib activation with no PyTorch equivalent. "
-        f"The PyTorch path supports {', '.join(sorted(activations_.ACTIVATIONS))}."
+        f"{where}: activation {act.name!r} is a custom nnlib activation with no PyTorch "
+        f"equivalent. The PyTorch path supports {', '.join(sorted(activations_.ACTIVATIONS))}."
     )
 
 
-def _l1l2(reg: Any, where: str) -> tuple[float, float] | None:
-    if reg is None:
-        return None
-    if _same_math(reg, regularizers_.L1L2, ("__call__", "gradient")):
-        return float(reg.l1), float(reg.l2)
-    raise TypeError(
-        f"{where}: regularizer {reg!r} ({type(reg).__name__}) has no PyTorch equivalent; the "
-        "PyTorch path supports nnlib's L1L2 (regularizers.l1, l2, l1_l2)."
-    )
-
-
-def _check_layer(layer: layers_.Layer) -> None:
-    """Raise a clear ``TypeError`` for a layer the PyTorch path cannot convert."""
-    supported = (
-        layers_.Dense,
-        layers_.Activation,
-        layers_.Dropout,
-        layers_.BatchNormalization,
-        layers_.Flatten,
-        layers_.Reshape,
-    )
-    for base in supported:
-        if type(layer) is base or _same_math(layer, base, _LAYER_METHODS):
-            where = f"Layer {layer.name!r} ({type(layer).__name__})"
-            if isinstance(layer, layers_.Dense):
-                _torch_activation(layer.activation, where)
-                _l1l2(layer.kernel_regularizer, where)
-                _l1l2(layer.bias_regularizer, where)
-            elif isinstance(layer, layers_.Activation):
-                _torch_activation(layer.activation, where)
-            return
+def _base(layer: layers_.Layer) -> type:
+    """The nnlib layer class whose conversion ``layer`` takes; a clear ``TypeError`` if none."""
+    for base in _LAYERS:
+        same = all(getattr(type(layer), m, 0) is getattr(base, m, 0) for m in _LAYER_METHODS)
+        if isinstance(layer, base) and same:
+            return base
     raise TypeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) has no PyTorch equivalent. The PyTorch "
         "path converts nnlib's Dense, Activation, Dropout, BatchNormalization, Flatten and Reshape "
@@ -100,56 +79,35 @@ def _check_layer(layer: layers_.Layer) -> None:
     )
 
 
-def _convert_layer(layer: layers_.Layer, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    _check_layer(layer)
-    where = f"Layer {layer.name!r} ({type(layer).__name__})"
-    if isinstance(layer, layers_.Dense):
-        return TorchDense(
-            layer.input_shape[0],
-            layer.units,
-            _torch_activation(layer.activation, where),
-            layer.activation.name,
-            use_bias=layer.use_bias,
-            kernel_l1l2=_l1l2(layer.kernel_regularizer, where),
-            bias_l1l2=_l1l2(layer.bias_regularizer, where),
-            device=device,
-            dtype=dtype,
-        )
-    if isinstance(layer, layers_.Activation):
-        return _torch_activation(layer.activation, where)
-    if isinstance(layer, layers_.Dropout):
-        return TorchDropout(layer.rate)
-    if isinstance(layer, layers_.BatchNormalization):
-        return TorchBatchNorm(
-            layer.input_shape[0], layer.momentum, layer.epsilon, device=device, dtype=dtype
-        )
-    if isinstance(layer, layers_.Flatten):
-        return nn.Flatten()
-    return TorchReshape(layer.output_shape)
+def _convert_layer(layer: layers_.Layer, **kw: Any) -> nn.Module:
+    """The module of one layer; raises a clear ``TypeError`` for what has no equivalent."""
+    base, where = _base(layer), f"Layer {layer.name!r} ({type(layer).__name__})"
+    act = getattr(layer, "activation", None)
+    act = None if act is None else _torch_activation(act, where)
+    for reg in (
+        getattr(layer, "kernel_regularizer", None),
+        getattr(layer, "bias_regularizer", None),
+    ):
+        if reg is not None:
+            _check_portable(reg, f"{where}: regularizer", ("__call__", "gradient"))
+    return _LAYERS[base](layer, act, kw)
 
 
-def _weight_slots(layer: layers_.Layer, module: nn.Module) -> list[tuple[str, bool, Tensor, bool]]:
-    """``(nnlib name, is trainable parameter, torch tensor, transpose)`` in ``layer.weights()`` order."""
-    if isinstance(module, TorchDense | nn.Linear):
-        linear = module.linear if isinstance(module, TorchDense) else module
-        table = {"W": (linear.weight, True), "b": (linear.bias, False)}
-    elif isinstance(module, TorchBatchNorm | nn.BatchNorm1d):
-        table = {
-            "gamma": (module.weight, False),
-            "beta": (module.bias, False),
-            "moving_mean": (module.running_mean, False),
-            "moving_variance": (module.running_var, False),
-        }
-    else:
-        table = {}
-    slots = []
-    for key in [*layer.params, *layer.state]:
-        tensor, transpose = table[key]
-        slots.append((key, key in layer.params, tensor, transpose))
-    return slots
+def _weight_slots(layer: layers_.Layer, module: nn.Module) -> list[Slot]:
+    """The layer's weights in ``layer.weights()`` order, each with its tensor in ``module``."""
+    linear = module.linear if isinstance(module, TorchDense) else module
+    table = {
+        "W": (getattr(linear, "weight", None), True),
+        "b": (getattr(linear, "bias", None), False),
+        "gamma": (getattr(module, "weight", None), False),
+        "beta": (getattr(module, "bias", None), False),
+        "moving_mean": (getattr(module, "running_mean", None), False),
+        "moving_variance": (getattr(module, "running_var", None), False),
+    }
+    return [(key, key in layer.params, *table[key]) for key in [*layer.params, *layer.state]]
 
 
-def _slots(model: Sequential, module: TorchSequential) -> list[tuple[layers_.Layer, Any]]:
+def _slots(model: Sequential, module: TorchSequential) -> list[tuple[layers_.Layer, Slot]]:
     return [
         (layer, slot)
         for layer, sub in zip(model.layers, module.layers, strict=True)
@@ -184,8 +142,8 @@ def to_torch(
     Parameters
     ----------
     model : Sequential
-        Built from Dense (any activation, initializer, L1/L2 regularizer), Activation, Dropout,
-        BatchNormalization, Flatten and Reshape layers.
+        Built from Dense (built-in activations, any initializer, L1/L2 regularizers), Activation,
+        Dropout, BatchNormalization, Flatten and Reshape layers; else a clear ``TypeError``.
     device : str or torch.device, default 'auto'
         See :func:`resolve_device`.
     dtype : {None, 'float32', 'float64'} or torch.dtype
@@ -195,83 +153,56 @@ def to_torch(
     -------
     TorchSequential
         In training mode (call ``.eval()`` for inference: dropout off, running statistics).
-
-    Raises
-    ------
-    TypeError
-        For a layer, activation or regularizer with no PyTorch equivalent.
-    RuntimeError
-        When the model has not been built.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"to_torch expects an nnlib Sequential, got {type(model).__name__}.")
     for layer in model.layers:
-        _check_layer(layer)
+        _base(layer)
     model._require_built()
     dev = resolve_device(device)
-    tdtype = _resolve_dtype(dtype, model.dtype, dev)
-    modules = [_convert_layer(layer, dev, tdtype) for layer in model.layers]
-    module = TorchSequential(modules, [layer.name for layer in model.layers], model.input_shape)
+    kw = {"device": dev, "dtype": _resolve_dtype(dtype, model.dtype, dev)}
+    modules = [_convert_layer(layer, **kw) for layer in model.layers]
+    module = TorchSequential(modules, model.input_shape)
     _copy_to_torch(model, module)
     return module
 
 
 @torch.no_grad()
 def load_from_torch(model: Sequential, module: nn.Module) -> None:
-    """Copy a torch module's weights into the nnlib model (the inverse of :func:`to_torch`).
+    """Copy a torch module's weights into the built nnlib model (the inverse of :func:`to_torch`).
 
-    Works with a :class:`TorchSequential` and with any module whose ``nn.Linear`` and batch
-    normalization submodules (:class:`TorchBatchNorm` or ``nn.BatchNorm1d``), in order, match the
-    model's Dense and BatchNormalization layers: ``W = Linear.weight.T``; batch normalization's
-    ``weight``, ``bias``, ``running_mean``, ``running_var`` give ``gamma``, ``beta`` and the moving
-    statistics. Values are cast to the model's dtype.
-
-    Parameters
-    ----------
-    model : Sequential
-        Built, with the same architecture.
-    module : torch.nn.Module
-
-    Raises
-    ------
-    ValueError
-        When the weight-bearing layers or their shapes do not match.
+    ``module`` is a :class:`TorchSequential` or any module whose ``nn.Linear`` and batch
+    normalization submodules (:class:`TorchBatchNorm`, ``nn.BatchNorm1d``) match the model's Dense
+    and BatchNormalization layers in order: ``W = Linear.weight.T``; ``weight``, ``bias``,
+    ``running_mean``, ``running_var`` give ``gamma``, ``beta`` and the moving statistics (cast to
+    the model's dtype). Raises ``ValueError`` when the layers or the shapes do not match.
     """
     model._require_built()
-    ours = [
-        layer
-        for layer in model.layers
-        if isinstance(layer, layers_.Dense | layers_.BatchNormalization)
-    ]
+    ours = [m for m in model.layers if isinstance(m, layers_.Dense | layers_.BatchNormalization)]
     theirs = [
         m for m in module.modules() if isinstance(m, nn.Linear | TorchBatchNorm | nn.BatchNorm1d)
     ]
-    if len(ours) != len(theirs):
+    pairs = list(zip(ours, theirs, strict=False))
+    if len(ours) != len(theirs) or any(
+        isinstance(layer, layers_.Dense) != isinstance(sub, nn.Linear) for layer, sub in pairs
+    ):
         raise ValueError(
-            f"The torch module has {len(theirs)} weight layers (Linear / batch norm) but the nnlib "
-            f"model has {len(ours)} (Dense / BatchNormalization); they must match one to one."
+            f"The torch module's weight layers (Linear / batch norm: {len(theirs)}) must match the "
+            f"nnlib model's (Dense / BatchNormalization: {len(ours)}) one to one, in order."
         )
     copies = []
-    for layer, sub in zip(ours, theirs, strict=True):
-        dense = isinstance(layer, layers_.Dense)
-        if dense != isinstance(sub, nn.Linear):
-            raise ValueError(
-                f"Layer {layer.name!r} ({type(layer).__name__}) faces a {type(sub).__name__} in "
-                "the torch module: the weight layers must come in the same order."
-            )
-        for key, _, tensor, transpose in _weight_slots(layer, sub):
-            if tensor is None:
-                raise ValueError(f"Layer {layer.name!r} has a bias; the torch Linear has none.")
+    for layer, sub in pairs:
+        slots = _weight_slots(layer, sub)
+        if isinstance(layer, layers_.Dense) and (sub.bias is None) == layer.use_bias:
+            raise ValueError(f"Layer {layer.name!r}: use_bias={layer.use_bias}, not the Linear's.")
+        for key, _, tensor, transpose in slots:
             dst = (layer.params if key in layer.params else layer.state)[key]
             src = _to_numpy(tensor, transpose, model.dtype)
             if src.shape != dst.shape:
                 raise ValueError(
                     f"Layer {layer.name!r}, weight {key!r}: nnlib expects shape {dst.shape}, the "
-                    f"torch module gives {src.shape}"
-                    + (" (after transposing)." if transpose else ".")
+                    f"torch module gives {src.shape}" + (" (transposed)." if transpose else ".")
                 )
             copies.append((dst, src))
-        if dense and not layer.use_bias and sub.bias is not None:
-            raise ValueError(f"Layer {layer.name!r} has no bias; the torch Linear has one.")
     for dst, src in copies:  # only once everything matched
         np.copyto(dst, src, casting="same_kind")

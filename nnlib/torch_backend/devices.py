@@ -1,39 +1,24 @@
-"""Devices and dtypes: ``device="auto"`` resolved to CUDA or the CPU, with clear errors.
-
-Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping and the differences).
-"""
+"""Devices and dtypes: ``device="auto"`` resolved to CUDA or the CPU, with clear errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-Tensor = torch.Tensor
 DeviceLike = str | torch.device | None
 DTypeLike = str | np.dtype | torch.dtype | type | None
 
 
 def resolve_device(device: DeviceLike = "auto") -> torch.device:
-    """Turn ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'`` (or a ``torch.device``) into a device.
+    """Turn ``'auto'`` (or None: the first CUDA GPU if any, else the CPU), ``'cpu'``, ``'cuda'``,
+    ``'cuda:N'`` or a ``torch.device`` into a device (CUDA with an explicit index).
 
-    Parameters
-    ----------
-    device : str, torch.device or None
-        ``'auto'`` (or None) picks the first CUDA GPU when PyTorch sees one, else the CPU.
-
-    Returns
-    -------
-    torch.device
-        With an explicit index for CUDA (``cuda:0``).
-
-    Raises
-    ------
-    ValueError
-        For an unknown device string, a CUDA device when PyTorch sees no GPU (with the
-        suggestion ``device='auto'`` or ``'cpu'``), or a GPU index that does not exist.
+    Raises ``ValueError`` for an unknown device string, a CUDA device when PyTorch sees no GPU
+    (suggesting ``device='auto'`` or ``'cpu'``) or a GPU index that does not exist.
     """
     if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
-        return torch.device("cuda", torch.cuda.current_device()) if _cuda() else torch.device("cpu")
+        cuda = torch.cuda.is_available()
+        return torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
     if isinstance(device, torch.device):
         dev = device
     elif isinstance(device, str):
@@ -52,7 +37,7 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
     if dev.type == "cpu":
         return torch.device("cpu")
     if dev.type == "cuda":
-        if not _cuda():
+        if not torch.cuda.is_available():
             why = (
                 f"this PyTorch ({torch.__version__}) is a CPU-only build"
                 if torch.version.cuda is None
@@ -84,24 +69,10 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
-    """A readable name for a device.
-
-    Parameters
-    ----------
-    device : torch.device
-
-    Returns
-    -------
-    str
-        ``'cpu'``, or the CUDA device with its model: ``'cuda:0 (NVIDIA H100 80GB HBM3)'``.
-    """
+    """``'cpu'``, or the CUDA device with its model: ``'cuda:0 (NVIDIA H100 80GB HBM3)'``."""
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return str(device)
-
-
-def _cuda() -> bool:
-    return torch.cuda.is_available()
 
 
 _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
@@ -109,15 +80,11 @@ _TORCH_TO_NP = {v: k for k, v in _NP_TO_TORCH.items()}
 
 
 def _resolve_dtype(dtype: DTypeLike, default: np.dtype, device: torch.device) -> torch.dtype:
-    if dtype is None:
-        dtype = default
-    if isinstance(dtype, torch.dtype):
-        result = dtype
-    else:
-        try:
-            result = _NP_TO_TORCH.get(np.dtype(dtype))
-        except TypeError:
-            result = None
+    dtype = default if dtype is None else dtype
+    try:
+        result = dtype if isinstance(dtype, torch.dtype) else _NP_TO_TORCH.get(np.dtype(dtype))
+    except TypeError:
+        result = None
     if result not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}.")
     if device.type == "mps" and result == torch.float64:

@@ -1,67 +1,35 @@
-"""The ``torch.nn`` modules that carry nnlib's layers (same weights, same formulas).
-
-Part of :mod:`nnlib.torch_backend` (see its docstring for the mapping and the differences).
-"""
+"""The ``torch.nn`` modules that carry nnlib's layers: the same weights, and nnlib's own formulas
+(``leaky_relu``, ``batchnorm_forward``, ``dropout_forward``) applied to tensors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from nnlib import activations, layers
+
 Tensor = torch.Tensor
 
 
 class LeakyReLU(nn.Module):
-    """``alpha z`` for ``z < 0``, ``z`` otherwise, with slope 1 at ``z = 0`` as in nnlib.
-
-    Parameters
-    ----------
-    alpha : float
-        Slope for negative inputs.
-    """
+    """nnlib's ``leaky_relu``: ``alpha z`` for ``z < 0``, else ``z`` (slope 1 at ``z = 0``)."""
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
         self.alpha = float(alpha)
 
     def forward(self, z: Tensor) -> Tensor:
-        """Apply the activation element-wise.
-
-        Parameters
-        ----------
-        z : Tensor
-
-        Returns
-        -------
-        Tensor
-            Same shape as ``z``.
-        """
-        return torch.where(z < 0, z * self.alpha, z)
-
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"alpha={self.alpha}"
+        """Element-wise, any shape."""
+        return activations.leaky_relu(z, self.alpha)
 
 
 class TorchDense(nn.Module):
-    """nnlib's ``Dense``: an ``nn.Linear`` (weight ``W.T``), its activation, its penalties.
+    """nnlib's ``Dense``: ``nn.Linear(D, H)`` (weight ``W.T``, shape (H, D)), then ``activation``.
 
-    Parameters
-    ----------
-    in_features, units : int
-        ``D`` and ``H``.
-    activation : nn.Module
-        Applied to ``z = x W + b``.
-    activation_name : str
-        nnlib's name of the activation (``'softmax'`` marks the fused output).
-    use_bias : bool
-    kernel_l1l2, bias_l1l2 : (float, float) or None
-        ``(l1, l2)`` of the regularizers, None for none.
-    device, dtype
-        Where and in which precision to create the weights (left uninitialized).
+    ``**kw`` (``device``, ``dtype``) go to ``nn.Linear``; the weights are left uninitialized.
     """
 
     def __init__(
@@ -69,180 +37,72 @@ class TorchDense(nn.Module):
         in_features: int,
         units: int,
         activation: nn.Module,
-        activation_name: str,
         use_bias: bool = True,
-        kernel_l1l2: tuple[float, float] | None = None,
-        bias_l1l2: tuple[float, float] | None = None,
-        *,
-        device: torch.device | None = None,
-        dtype: torch.dtype | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__()
-        self.linear = nn.utils.skip_init(
-            nn.Linear, in_features, units, bias=use_bias, device=device, dtype=dtype
-        )
+        self.linear = nn.utils.skip_init(nn.Linear, in_features, units, bias=use_bias, **kw)
         self.activation = activation
-        self.activation_name = activation_name
-        self.kernel_l1l2 = kernel_l1l2
-        self.bias_l1l2 = bias_l1l2
 
     def forward(self, x: Tensor) -> Tensor:
-        """``a = f(x W + b)``.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, D)
-
-        Returns
-        -------
-        Tensor, shape (N, H)
-        """
+        """``a = f(x W + b)``: (N, D) -> (N, H)."""
         return self.activation(self.linear(x))
-
-    def penalty(self) -> Tensor | None:
-        """The regularization term this layer adds to the loss.
-
-        Returns
-        -------
-        Tensor or None
-            ``l1 sum|W| + l2 sum W^2`` (plus the bias' terms); None without regularizers.
-        """
-        total = None
-        terms = [(self.linear.weight, self.kernel_l1l2), (self.linear.bias, self.bias_l1l2)]
-        for w, reg in terms:
-            if reg is None or w is None:
-                continue
-            l1, l2 = reg
-            term = l1 * w.abs().sum() + l2 * (w * w).sum()
-            total = term if total is None else total + term
-        return total
 
 
 class TorchBatchNorm(nn.Module):
-    """nnlib's (Keras') batch normalization, which ``nn.BatchNorm1d`` does not reproduce.
+    """nnlib's (Keras') batch normalization: :func:`nnlib.layers.batchnorm_forward` on tensors.
 
-    Training: ``x_hat = (x - mu) / sqrt(var + eps)`` with the *biased* batch variance, and
-    ``running = momentum running + (1 - momentum) batch`` for the mean and the (biased) variance.
-    Inference, or ``frozen``: the running statistics instead.
-
-    Parameters
-    ----------
-    num_features : int
-    momentum : float, default 0.99
-    epsilon : float, default 1e-3
-    device, dtype
-        Where and in which precision to create the weights.
+    ``nn.BatchNorm1d`` differs (momentum 0.1 in the other convention, epsilon 1e-5, an unbiased
+    running variance). A ``frozen`` layer (nnlib: not trainable) runs in inference mode. ``**kw``:
+    ``device``, ``dtype``.
     """
 
     def __init__(
-        self,
-        num_features: int,
-        momentum: float = 0.99,
-        epsilon: float = 1e-3,
-        *,
-        device: torch.device | None = None,
-        dtype: torch.dtype | None = None,
+        self, num_features: int, momentum: float = 0.99, epsilon: float = 1e-3, **kw: Any
     ) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.ones(num_features, **kw))  # gamma
         self.bias = nn.Parameter(torch.zeros(num_features, **kw))  # beta
         self.register_buffer("running_mean", torch.zeros(num_features, **kw))
         self.register_buffer("running_var", torch.ones(num_features, **kw))
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
-        self.frozen = False  # nnlib: a non-trainable BN layer runs in inference mode
+        self.momentum, self.epsilon, self.frozen = float(momentum), float(epsilon), False
 
     def forward(self, x: Tensor) -> Tensor:
-        """Normalize each feature (column) of a batch, then scale and shift.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, D)
-
-        Returns
-        -------
-        Tensor, shape (N, D)
-        """
-        if self.training and not self.frozen:
-            mu = x.mean(dim=0)
-            var = x.var(dim=0, correction=0)
-            x_hat = (x - mu) * (1.0 / torch.sqrt(var + self.epsilon))
-            with torch.no_grad():
-                m = self.momentum
-                self.running_mean.mul_(m).add_((1 - m) * mu)
-                self.running_var.mul_(m).add_((1 - m) * var)
-        else:
-            x_hat = (x - self.running_mean) / torch.sqrt(self.running_var + self.epsilon)
-        return self.weight * x_hat + self.bias
-
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"{self.weight.shape[0]}, momentum={self.momentum}, epsilon={self.epsilon}"
+        """Normalize each feature of a batch, then scale and shift: (N, D) -> (N, D)."""
+        stats = (self.running_mean, self.running_var, self.momentum, self.epsilon)
+        training = self.training and not self.frozen
+        out, _ = layers.batchnorm_forward(x, self.weight, self.bias, *stats, training)
+        self.running_mean.detach_()  # moving averages: statistics, not part of the graph
+        self.running_var.detach_()
+        return out
 
 
 class TorchDropout(nn.Module):
-    """Inverted dropout as nnlib writes it: ``mask = (u >= rate) / (1 - rate)``, ``u ~ U(0, 1)``.
-
-    Parameters
-    ----------
-    rate : float in [0, 1]
-    generator : torch.Generator, optional
-        Source of the masks (``TorchModel.fit`` seeds one from the nnlib model's RNG).
-    """
+    """nnlib's inverted dropout, :func:`nnlib.layers.dropout_forward`, with ``u ~ U(0, 1)`` drawn
+    by torch from ``generator`` (``TorchModel`` seeds one from the nnlib model's RNG)."""
 
     def __init__(self, rate: float, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.rate = float(rate)
-        self.generator = generator
+        self.rate, self.generator = float(rate), generator
 
     def forward(self, x: Tensor) -> Tensor:
-        """Drop and rescale in training mode; the identity otherwise.
+        """Drop and rescale in training mode, else the identity (same shape as ``x``)."""
+        return layers.dropout_forward(x, self.rate, self.training, self._uniform)[0]
 
-        Parameters
-        ----------
-        x : Tensor
-
-        Returns
-        -------
-        Tensor
-            Same shape as ``x``.
-        """
-        if not self.training or self.rate == 0:
-            return x
-        if self.rate >= 1:
-            return torch.zeros_like(x)
-        u = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
-        mask = (u >= self.rate).to(x.dtype) / (1 - self.rate)
-        return x * mask
-
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"rate={self.rate}"
+    def _uniform(self, x: Tensor) -> Tensor:
+        return torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
 
 
 class TorchReshape(nn.Module):
-    """Reshape each sample to ``target_shape`` (nnlib's ``Reshape``)."""
+    """nnlib's ``Reshape``: each sample to ``target_shape``."""
 
     def __init__(self, target_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.target_shape = tuple(int(d) for d in target_shape)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Reshape every sample.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, ...)
-
-        Returns
-        -------
-        Tensor, shape (N, *target_shape)
-        """
+        """(N, ...) -> (N, *target_shape)."""
         return x.reshape((x.shape[0], *self.target_shape))
-
-    def extra_repr(self) -> str:
-        """The arguments shown by ``repr(module)``."""
-        return f"target_shape={self.target_shape}"
 
 
 class TorchSequential(nn.Module):
@@ -250,80 +110,32 @@ class TorchSequential(nn.Module):
 
     ``forward(x)`` gives what nnlib's ``predict`` gives (probabilities for a softmax output).
     Inputs must already be tensors of the module's dtype on its device (a clear ``TypeError``
-    otherwise); :class:`TorchModel` takes NumPy arrays and converts them.
-
-    Attributes
-    ----------
-    layer_names : list of str
-        The nnlib layer names, one per module.
-    input_shape : tuple of int
-        Shape of one sample.
+    otherwise); :class:`TorchModel` takes NumPy arrays. ``input_shape``: the shape of one sample.
     """
 
-    def __init__(
-        self, modules: Sequence[nn.Module], layer_names: Sequence[str], input_shape: tuple[int, ...]
-    ) -> None:
+    def __init__(self, modules: Sequence[nn.Module], input_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.layers = nn.ModuleList(modules)
-        self.layer_names = list(layer_names)
         self.input_shape = tuple(input_shape)
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype of the weights.
-
-        Returns
-        -------
-        torch.dtype
-        """
-        for t in self._tensors():
-            return t.dtype
-        return torch.get_default_dtype()
+        """The dtype of the weights."""
+        return next(self.parameters(), torch.empty(0)).dtype
 
     @property
     def device(self) -> torch.device:
-        """The device of the weights.
-
-        Returns
-        -------
-        torch.device
-        """
-        for t in self._tensors():
-            return t.device
-        return torch.device("cpu")
-
-    def _tensors(self) -> Iterator[Tensor]:
-        yield from self.parameters()
-        yield from self.buffers()
+        """The device of the weights."""
+        return next(self.parameters(), torch.empty(0)).device
 
     def forward(self, x: Tensor) -> Tensor:
-        """The network's output, as nnlib's ``predict`` (probabilities for a softmax output).
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, *input_shape)
-            In the module's dtype, on its device.
-
-        Returns
-        -------
-        Tensor, shape (N, *output_shape)
-        """
+        """(N, *input_shape) -> (N, *output_shape), in the module's dtype, on its device."""
         return self.forward_with_logits(x)[0]
 
     def forward_with_logits(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The output and, when the last layer is a Dense, its pre-activation ``z`` (the logits).
+        """The output and, when the last layer is a Dense, its pre-activation ``z`` (N, H).
 
-        The logits feed PyTorch's fused softmax + cross-entropy.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, *input_shape)
-
-        Returns
-        -------
-        output : Tensor, shape (N, *output_shape)
-        logits : Tensor or None
-            ``z`` of the last Dense layer; None when the last layer is not a Dense.
+        ``z`` is where the gradient of a fused output loss (softmax + cross-entropy) enters.
         """
         self.check_input(x)
         for layer in self.layers[:-1]:
@@ -334,31 +146,8 @@ class TorchSequential(nn.Module):
             return last.activation(z), z
         return last(x), None
 
-    def penalty(self) -> Tensor | None:
-        """Sum of the Dense layers' regularization terms.
-
-        Returns
-        -------
-        Tensor or None
-            None when no layer has a regularizer.
-        """
-        total = None
-        for layer in self.layers:
-            if isinstance(layer, TorchDense):
-                p = layer.penalty()
-                if p is not None:
-                    total = p if total is None else total + p
-        return total
-
     def check_input(self, x: Any) -> None:
-        """Raise a ``TypeError`` / ``ValueError`` that says how to fix a wrong input.
-
-        Parameters
-        ----------
-        x : object
-            Must be a tensor of the module's dtype, on its device, of shape
-            ``(N, *input_shape)``.
-        """
+        """Raise a ``TypeError`` / ``ValueError`` that says how to fix a wrong input ``x``."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(
                 f"The converted network takes a torch.Tensor, got {type(x).__name__}. Use "
@@ -377,7 +166,7 @@ class TorchSequential(nn.Module):
                 f"x.to('{device}')."
             )
         if tuple(x.shape[1:]) != self.input_shape:
+            shape = ", ".join(map(str, self.input_shape))
             raise ValueError(
-                f"The network expects inputs of shape (N, {', '.join(map(str, self.input_shape))}), "
-                f"got {tuple(x.shape)}."
+                f"The network expects inputs of shape (N, {shape}), got {tuple(x.shape)}."
             )

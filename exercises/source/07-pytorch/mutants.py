@@ -16,6 +16,19 @@ _FWD = ["forward_public", "forward_hidden"]
 _STEP = ["train_step_public", "train_step_hidden"]
 _EPOCH = ["train_epoch_public", "train_epoch_hidden"]
 
+# The end of to_torch's body and the start of to_numpy's, for mutants that change both.
+_TO_NUMPY = (
+    "    return nn.Sequential(*modules).to(device)\n"
+    "    ### END SOLUTION\n"
+    "\n"
+    "\n"
+    "def to_numpy(model):\n"
+    '    """The weights of a model made by to_torch, as NumPy arrays [W1, b1, ...] in the course '
+    'layout."""\n'
+    "    ### BEGIN SOLUTION\n"
+    "    weights = []\n"
+)
+
 MUTANTS = [
     # ---- pick_device (graded on a machine without CUDA)
     dict(
@@ -77,6 +90,31 @@ MUTANTS = [
         new="",
         fails=[*_CONV, *_FWD, *_STEP, *_EPOCH],
         why="the biases keep nn.Linear's random initialization",
+    ),
+    dict(
+        cell="to_torch",
+        old=_TO_NUMPY,
+        new=_TO_NUMPY.replace(
+            "    return nn.Sequential(*modules).to(device)\n",
+            "    return [np.asarray(w, dtype=np.float32) for w in weights]\n",
+        ).replace("    weights = []\n", "    return list(model)\n"),
+        fails=[*_CONV, *_FWD, *_STEP, *_EPOCH],
+        why="identity functions: to_torch returns the weights (float32), to_numpy gives them back",
+    ),
+    dict(
+        cell="to_torch",
+        old=_TO_NUMPY,
+        new=_TO_NUMPY.replace(
+            "    return nn.Sequential(*modules).to(device)\n",
+            "    model = nn.Sequential(*modules).to(device)\n"
+            "    model.course_weights = [np.asarray(w, dtype=np.float32) for w in weights]\n"
+            "    return model\n",
+        ).replace(
+            "    weights = []\n",
+            "    return [w.copy() for w in model.course_weights]\n    weights = []\n",
+        ),
+        fails=["to_torch_hidden", *_STEP, *_EPOCH],
+        why="to_numpy gives back the weights to_torch was given, not the model's current ones",
     ),
     # ---- forward
     dict(
@@ -173,3 +211,36 @@ MUTANTS = [
         why="mean of the batch losses, not weighted by the batch sizes",
     ),
 ]
+
+# The book section that derives each graded function (linked from the feedback; the anchors are
+# the section ids of the built pages, checked by tests/test_diagnose.py).
+SECTIONS = {
+    "pick_device": dict(
+        page="book/10-pytorch-gpu",
+        anchor="which-device-is-this",
+        title="PyTorch and the GPU: Which device is this?",
+    ),
+    "to_torch": dict(
+        page="book/10-pytorch-gpu",
+        anchor="tensor-operations-in-numpy-and-in-pytorch",
+        title="Tensor operations, in NumPy and in PyTorch",
+    ),
+    "to_numpy": dict(
+        page="book/10-pytorch-gpu",
+        anchor="tensor-operations-in-numpy-and-in-pytorch",
+        title="Tensor operations, in NumPy and in PyTorch",
+    ),
+    "forward": dict(
+        page="book/10-pytorch-gpu",
+        anchor="the-same-network-in-pytorch",
+        title="The same network in PyTorch",
+    ),
+    "train_step": dict(
+        page="book/10-pytorch-gpu",
+        anchor="one-training-step-by-hand-in-pytorch",
+        title="One training step by hand in PyTorch",
+    ),
+    "train_epoch": dict(
+        page="book/10-pytorch-gpu", anchor="using-the-pytorch-path", title="Using the PyTorch path"
+    ),
+}

@@ -273,3 +273,50 @@ MUTANTS = [
         why="ignores min_lr (0 in the public test)",
     ),
 ]
+
+# The book section that derives each graded function (linked from the feedback; the anchors are
+# the section ids of the built pages, checked by tests/test_diagnose.py).
+SECTIONS = {
+    "momentum_step": dict(
+        page="book/06-optimizers", anchor="momentum", title="Optimizers: Momentum"
+    ),
+    "nesterov_step": dict(
+        page="book/06-optimizers", anchor="momentum", title="Optimizers: Momentum"
+    ),
+    "adagrad_step": dict(
+        page="book/06-optimizers",
+        anchor="adaptive-gradients",
+        title="Optimizers: Adaptive gradients",
+    ),
+    "rmsprop_step": dict(
+        page="book/06-optimizers",
+        anchor="adaptive-gradients",
+        title="Optimizers: Adaptive gradients",
+    ),
+    "adam_step": dict(
+        page="book/06-optimizers", anchor="adam-and-adamax", title="Optimizers: Adam and Adamax"
+    ),
+    "adamax_step": dict(
+        page="book/06-optimizers", anchor="adam-and-adamax", title="Optimizers: Adam and Adamax"
+    ),
+    "exponential_decay": dict(
+        page="book/06-optimizers",
+        anchor="learning-rate-schedules",
+        title="Optimizers: Learning-rate schedules",
+    ),
+    "inverse_time_decay": dict(
+        page="book/06-optimizers",
+        anchor="learning-rate-schedules",
+        title="Optimizers: Learning-rate schedules",
+    ),
+    "cyclical_lr": dict(
+        page="book/06-optimizers",
+        anchor="learning-rate-schedules",
+        title="Optimizers: Learning-rate schedules",
+    ),
+    "cosine_restarts": dict(
+        page="book/06-optimizers",
+        anchor="learning-rate-schedules",
+        title="Optimizers: Learning-rate schedules",
+    ),
+}

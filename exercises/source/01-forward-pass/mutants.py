@@ -98,3 +98,28 @@ MUTANTS = [
         why="forgets the hidden activation",
     ),
 ]
+
+# The book section that derives each graded function (linked from the feedback; the anchors are
+# the section ids of the built pages, checked by tests/test_diagnose.py).
+SECTIONS = {
+    "sigmoid": dict(
+        page="book/02-forward-pass",
+        anchor="element-wise-operations",
+        title="The forward pass: Element-wise operations",
+    ),
+    "softmax": dict(
+        page="book/04-activations",
+        anchor="activation-functions-for-the-output-layer",
+        title="Activation functions: for the output layer",
+    ),
+    "dense_forward": dict(
+        page="book/02-forward-pass",
+        anchor="tensor-operations",
+        title="The forward pass: Tensor operations",
+    ),
+    "two_layer_forward": dict(
+        page="book/02-forward-pass",
+        anchor="the-forward-pass-of-the-lecture-s-network",
+        title="The forward pass of the lecture's network",
+    ),
+}

@@ -245,3 +245,53 @@ MUTANTS = [
         why="derivative evaluated at the activation A instead of Z (wrong for sigmoid)",
     ),
 ]
+
+# The book section that derives each graded function (linked from the feedback; the anchors are
+# the section ids of the built pages, checked by tests/test_diagnose.py).
+SECTIONS = {
+    "tanh": dict(
+        page="book/04-activations",
+        anchor="activation-functions-for-hidden-layers",
+        title="Activation functions for hidden layers",
+    ),
+    "tanh_prime": dict(
+        page="book/04-activations",
+        anchor="activation-functions-for-hidden-layers",
+        title="Activation functions for hidden layers",
+    ),
+    "leaky_relu": dict(
+        page="book/04-activations",
+        anchor="activation-functions-for-hidden-layers",
+        title="Activation functions for hidden layers",
+    ),
+    "leaky_relu_prime": dict(
+        page="book/04-activations",
+        anchor="activation-functions-for-hidden-layers",
+        title="Activation functions for hidden layers",
+    ),
+    "glorot_normal": dict(
+        page="book/05-initialization",
+        anchor="glorot-and-he-initialization",
+        title="Weight initialization: Glorot and He initialization",
+    ),
+    "glorot_uniform": dict(
+        page="book/05-initialization",
+        anchor="glorot-and-he-initialization",
+        title="Weight initialization: Glorot and He initialization",
+    ),
+    "he_normal": dict(
+        page="book/05-initialization",
+        anchor="glorot-and-he-initialization",
+        title="Weight initialization: Glorot and He initialization",
+    ),
+    "he_uniform": dict(
+        page="book/05-initialization",
+        anchor="glorot-and-he-initialization",
+        title="Weight initialization: Glorot and He initialization",
+    ),
+    "gradient_norms_per_layer": dict(
+        page="book/04-activations",
+        anchor="effect-of-activation-functions-on-the-gradient",
+        title="Effect of activation functions on the gradient",
+    ),
+}
