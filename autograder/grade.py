@@ -334,16 +334,7 @@ def _open_run(
         os.makedirs(jobs_dir, mode=0o700)
     note = _ensure_in_gradebook(course, assignment, specs)
     journal = Journal(os.path.join(state, "journal.jsonl"))
-    # every line that holds student text is cleaned (log_text): valid UTF-8, one line per event
-    log = open(os.path.join(state, "grade.log"), "a", encoding="utf-8", errors="replace")
-    log.write(
-        f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} grading {assignment} from {log_text(root)}\n"
-    )
-    for line in (note, unisolated):
-        if line:
-            log.write(line + "\n")
-    for shown, why in refused:
-        log.write(f"REFUSED {log_text(shown)}: {log_text(why)}\n")
+    log = _open_log(state, f"grading {assignment} from {root}", [note, unisolated], refused)
     base_job = make_base_job(course, assignment, specs, opts, [root], unisolated)
     return _Run(
         course,
@@ -361,6 +352,20 @@ def _open_run(
         subs,
         GradeSummary(refused=refused),
     )
+
+
+def _open_log(state: str, header: str, notes: list[str], refused: list[tuple[str, str]]) -> IO[str]:
+    """Open ``grade.log`` for this run and write its header, notes and refused submissions.
+    Every line that holds student text is cleaned (:func:`autograder.safe.log_text`): valid
+    UTF-8, one line per event."""
+    log = open(os.path.join(state, "grade.log"), "a", encoding="utf-8", errors="replace")
+    log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {log_text(header)}\n")
+    for line in notes:
+        if line:
+            log.write(line + "\n")
+    for shown, why in refused:
+        log.write(f"REFUSED {log_text(shown)}: {log_text(why)}\n")
+    return log
 
 
 def _store_leftovers(run: _Run, gb: Any) -> dict[str, dict]:

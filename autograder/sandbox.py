@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from autograder import codec
+from autograder.config import DEFAULTS
 from autograder.errors import SandboxCrashed, SandboxError, SandboxTimeout, StudentError
 from autograder.frames import ChannelClosed, FrameReader, ProtocolError, write_frame
 from autograder.isolation import (
@@ -183,7 +184,7 @@ class Sandbox:
         unisolated: bool = False,
         tmp_base: str,
         max_restarts: int = 3,
-        output_cap: int = 64 * 1024,
+        output_cap: int = DEFAULTS["output_cap"],
     ) -> None:
         self.cells = cells
         self.limits = limits
