@@ -303,6 +303,54 @@ def test_a_wrong_sign_in_softmax_cross_entropy_is_named_as_the_root_cause(tmp_ro
     assert "fails only because" in page
 
 
+@pytest.mark.slow
+def test_the_report_names_the_most_common_diagnosed_mistake_per_test(tmp_root):
+    """The instructor's report: per failed test, the share of students, the mean points lost
+    and the mistake the diagnosis named most often (a root cause counts as its function)."""
+    from autograder.config import load_course
+    from autograder.report import summarize, write_report
+
+    results, root = _graded("02-backprop", tmp_root)
+    s = summarize(list(results.values()))
+    mistake, n = s["mistakes"]["two_layer_backward_public"]
+    assert n >= 1 and "softmax_cross_entropy" in mistake, s["mistakes"]
+    report = Path(write_report(load_course(root), "02-backprop")).read_text()
+    head = (
+        "| test | failed | share of students | mean points lost | most common diagnosed mistake |"
+    )
+    assert head in report, report[:800]
+    row = next(
+        line
+        for line in report.splitlines()
+        if line.startswith("| two\\_layer\\_backward\\_public |")
+    )
+    assert "softmax" in row and "(" in row, row
+
+
+def test_the_report_keeps_a_hostile_diagnosis_inert():
+    """A diagnosis is the trusted side's text, but it is escaped like everything else: a pipe or
+    a tag cannot break the report's table."""
+    from autograder.report import _mistake_cell, summarize
+
+    test = {
+        "kind": "auto",
+        "grade_id": "f_public",
+        "passed": False,
+        "points": 0,
+        "max_points": 2,
+        "diagnosis": "a | b <img src=x onerror=alert(1)>",
+    }
+    results = [
+        {"student": s, "score": 0, "max_score": 2, "notebooks": [{"tests": [test]}]}
+        for s in ("a", "b")
+    ]
+    s = summarize(results)
+    assert s["mistakes"]["f_public"] == ("a | b <img src=x onerror=alert(1)>", 2)
+    cell = _mistake_cell(s["mistakes"]["f_public"])
+    assert "<img" not in cell and "\\|" in cell and cell.endswith("(2)"), cell
+    assert _mistake_cell(None) == "none named"
+
+
 def _student_copy(root: str, assignment: str, source_nb: dict, out: Path) -> Path:
     """The released notebook with the solution cells of ``source_nb`` (markers removed)."""
     release = Path(root) / "release" / assignment / f"{assignment}.ipynb"
