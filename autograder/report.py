@@ -13,7 +13,9 @@ import os
 from collections import Counter
 
 from autograder.config import Course
-from autograder.safe import clean_text, load_json_clean, show_id
+from autograder.errors import ResultError
+from autograder.model import SubmissionResult, load_result
+from autograder.safe import clean_text, show_id
 from autograder.safe import markdown_text as md
 
 __all__ = ["FLAGGED", "summarize", "write_report"]
@@ -24,7 +26,7 @@ FLAGGED = ("timeout", "crashed", "forbidden-import", "invalid-notebook", "missin
 
 def _load(
     course: Course, assignment: str, problems: list[tuple[str, str]] | None = None
-) -> list[dict]:
+) -> list[SubmissionResult]:
     """The results, cleaned on read; unreadable ones go to ``problems``, never fatal."""
     folder = os.path.join(course.state_dir(assignment), "results")
     if not os.path.isdir(folder):
@@ -33,15 +35,10 @@ def _load(
     for name in sorted(os.listdir(folder)):
         if name.endswith(".json"):
             try:
-                result = load_json_clean(os.path.join(folder, name))
-            except (OSError, ValueError) as exc:
-                result = exc
-            if not isinstance(result, dict) or not isinstance(result.get("student"), str):
-                why = "not a result" if not isinstance(result, Exception) else str(result)
+                out.append(load_result(os.path.join(folder, name)))
+            except ResultError as exc:
                 if problems is not None:
-                    problems.append((show_id(name), clean_text(why, 300)))
-                continue
-            out.append(result)
+                    problems.append((show_id(name), clean_text(exc, 300)))
     return out
 
 

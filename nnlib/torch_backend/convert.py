@@ -18,7 +18,7 @@ from nnlib.torch_backend.devices import DeviceLike, DTypeLike, _resolve_dtype, r
 
 # isort: off
 from nnlib.torch_backend.modules import LeakyReLU, TorchBatchNorm, TorchDense, TorchDropout
-from nnlib.torch_backend.modules import TorchReshape, TorchSequential
+from nnlib.torch_backend.modules import TorchSequential
 # isort: on
 
 Array = np.ndarray
@@ -33,7 +33,9 @@ _LAYERS = {  # nnlib layer -> its module, from (layer, torch activation, device 
         b.input_shape[0], b.momentum, b.epsilon, **kw
     ),
     layers_.Flatten: lambda f, act, kw: nn.Flatten(),
-    layers_.Reshape: lambda r, act, kw: TorchReshape(r.output_shape),
+    layers_.Reshape: lambda r, act, kw: nn.Sequential(
+        nn.Flatten(), nn.Unflatten(1, r.output_shape)
+    ),
 }
 _LAYER_METHODS = ("forward", "backward", "backward_z", "penalty", "compute_output_shape")
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -84,10 +86,7 @@ def _convert_layer(layer: layers_.Layer, **kw: Any) -> nn.Module:
     base, where = _base(layer), f"Layer {layer.name!r} ({type(layer).__name__})"
     act = getattr(layer, "activation", None)
     act = None if act is None else _torch_activation(act, where)
-    for reg in (
-        getattr(layer, "kernel_regularizer", None),
-        getattr(layer, "bias_regularizer", None),
-    ):
+    for reg in [getattr(layer, f"{k}_regularizer", None) for k in ("kernel", "bias")]:
         if reg is not None:
             _check_portable(reg, f"{where}: regularizer", ("__call__", "gradient"))
     return _LAYERS[base](layer, act, kw)
