@@ -297,6 +297,13 @@ def bwrap_command(
                 out += ["--perms", "0755", "--dir", parent]
         return out
 
+    # The private /tmp, /dev and /proc first: a tree the sandbox needs that lives under /tmp (a
+    # clone or a virtual environment there) is then bound on top of the private /tmp, not hidden.
+    size = str(limits.tmp_mb * 1024 * 1024)
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
+    cmd += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "0755", "--dir"]
+    cmd += [WORKDIR]
+    made.update(("/tmp", "/dev", WORKDIR))
     for tree in trees:
         cmd += [*parents(tree), "--ro-bind", tree, tree]
     for link in _SYSTEM_LINKS:
@@ -313,10 +320,6 @@ def bwrap_command(
         else:
             cmd += ["--ro-bind", "/dev/null", path]
         hidden.append(path)
-    size = str(limits.tmp_mb * 1024 * 1024)
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
-    cmd += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "0755", "--dir"]
-    cmd += [WORKDIR]
     for inside, host in sorted(mounts.data.items()):
         cmd += [*parents(inside), "--ro-bind", host, inside]
     for name, fd in sorted(mounts.files.items()):

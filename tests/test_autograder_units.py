@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -409,3 +410,28 @@ def test_static_check_gives_up_in_time_and_says_so():
     code = "\n".join(f"x{i} = x{i + 1}.a.b.c" for i in range(50_000))
     tainted, violations, complete = tainted_names([("c", code)], FORBID, budget_s=0.05)
     assert not complete
+
+
+def test_a_course_or_venv_under_tmp_stays_visible_in_the_sandbox():
+    """The sandbox's /tmp is private; a tree it needs that lives under the host's /tmp (a clone or
+    a virtual environment there) must be bound on top of it, not hidden by it (every submission
+    would otherwise fail to start, 'execvp ... No such file or directory')."""
+    import subprocess
+    import tempfile
+
+    from autograder import isolation
+
+    try:
+        isolation.probe()
+    except isolation.NotIsolated as err:
+        pytest.skip(f"no working bubblewrap here: {err}")
+    with tempfile.TemporaryDirectory(dir="/tmp") as tree:
+        Path(tree, "marker.txt").write_text("seen from inside")
+        os.chmod(tree, 0o755)
+        mounts = isolation.Mounts(needed=[tree], hide=[], data={}, files={})
+        cmd, visible = isolation.bwrap_command(
+            ["/bin/cat", f"{tree}/marker.txt"], mounts, isolation.Limits(), {"PATH": "/usr/bin"}
+        )
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "seen from inside", (out.stdout, out.stderr)
+    assert tree in visible
