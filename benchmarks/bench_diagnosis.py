@@ -116,8 +116,17 @@ def run(assignment: str, root: Path, workers: int, independent: dict) -> dict:
         if t.get("diagnosis") or t.get("root_cause")
     ]
     out["solution_diagnoses"] = solution_diagnoses
+    out["fails_differ"] = []
     for key, (kind, fn, expected, edits) in cases.items():
         verdict = score(results[key], fn, expected)
+        failed = sorted(
+            t["grade_id"]
+            for nbr in results[key]["notebooks"]
+            for t in nbr["tests"]
+            if t["kind"] == "auto" and not t["passed"]
+        )
+        if kind == "catalogue" and "fails" in edits[0] and failed != sorted(edits[0]["fails"]):
+            out["fails_differ"].append((key, edits[0]["why"], failed))
         out[kind].setdefault(verdict, []).append(
             (key, fn, edits[0].get("why") or expected or "-", _said(results[key], fn))
         )
@@ -176,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                     for verdict in ("wrong", "silent", "uncaught"):
                         for key, fn, what, said in counts.get(verdict, []):
                             print(f"    {verdict:8} {key} {fn}: {what} -> {said[:120]!r}")
+            if args.verbose:
+                for key, why, failed in out["fails_differ"]:
+                    print(f"    catalogue {key} ({why}) fails {failed}, not its list `fails`")
             ok &= not out["solution_diagnoses"]
             print(f"    ({time.monotonic() - t0:.0f} s)")
         for kind, counts in totals.items():
