@@ -1273,7 +1273,7 @@ def _dtype_sentence(name: str, calls: list[Call], refs: list[_Outcome]) -> str |
         return (
             f"Your `{name}` returns float64 (double precision) where float32 is expected: "
             "keep the data in float32 (.astype(np.float32), dtype=torch.float32; dividing by "
-            "a Python float or 255.0 makes float64)."
+            "a Python float makes float64)."
         )
     return None
 

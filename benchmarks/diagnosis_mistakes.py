@@ -782,9 +782,9 @@ MISTAKES = {
         # ---- train
         dict(
             cell="train",
-            old="deadline = start + 0.6 * budget_seconds",
-            new="deadline = start + budget_seconds",
-            expect="CPU budget",
+            old="return serialize.to_data(network)",
+            new="return serialize.to_data(network), cpu_seconds() - start",
+            expect="serialize.to_data(network)",
         ),
         dict(
             cell="train",
