@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
-from autograder.notebook import load_notebook_json
+from autograder.config import DEFAULTS
+from autograder.forbid import module_locations
+from autograder.jobs import check_isolation, provided, run_job, sandbox_limits
+from autograder.model import Job, SubmissionResult
+from autograder.notebook import load_notebook_json, load_source
+from autograder.safe import clean_text
 
 __all__ = ["check_notebook", "format_report"]
 
@@ -54,7 +57,7 @@ def check_notebook(
     source_dir: str | None = None,
     timeout: float = 300.0,
     cell_timeout: float = 30.0,
-) -> dict:
+) -> SubmissionResult:
     """Run the public tests of a notebook as the grader would, with the diagnosis.
 
     Parameters
@@ -68,14 +71,11 @@ def check_notebook(
 
     Returns
     -------
-    dict
-        The runner's result (``notebooks[0]["tests"]`` are the public tests), plus ``isolation``
-        (how the code was isolated) and ``hidden_tests`` (how many were not run).
+    SubmissionResult
+        The runner's result (``notebooks[0].tests`` are the public tests), with
+        ``isolation_note`` (how the code was isolated) and ``hidden_tests`` (how many were not
+        run).
     """
-    from autograder.forbid import module_locations
-    from autograder.grade import _provided, check_isolation
-    from autograder.notebook import load_source
-
     path = os.path.abspath(path)
     name = os.path.splitext(os.path.basename(path))[0]
     unisolated = check_isolation(True)
@@ -100,77 +100,55 @@ def check_notebook(
             json.dump(_public_only(original), fh)
         spec = load_source(os.path.join(src, f"{name}.ipynb"))
         modules, paths = module_locations(spec.forbid)
-        from autograder.config import DEFAULTS
-
-        limits = {k: DEFAULTS[k] for k in ("nproc", "fsize_mb", "nofile", "tmp_mb")}
-        limits.update(memory_mb=int(DEFAULTS["memory_mb"]), cpu_s=int(timeout) + 5)
-        job = {
-            "student": "local-check",
-            "assignment": name,
-            "source_dir": src,
-            "submission_dir": sub,
-            "limits": limits,
-            "timeout": timeout,
-            "cell_timeout": cell_timeout,
-            "hide": [work, *paths],
-            "forbid_modules": {name: modules},
-            "provide": {name: _provided(spec)},
-            "uid_base": int(DEFAULTS["uid_base"]),
-            "output_cap": int(DEFAULTS["output_cap"]),
-            "unisolated": bool(unisolated),
-            "reference": bool(source_dir),
-            "tmp_dir": work,
-        }
-        job_path, result_path = os.path.join(work, "job.json"), os.path.join(work, "result.json")
-        with open(job_path, "w") as fh:
-            json.dump(job, fh)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        subprocess.run(
-            [sys.executable, "-I", "-m", "autograder.runner", job_path, result_path],
-            env=env,
-            timeout=timeout + 30,
-            check=False,
+        job = Job(
+            student="local-check",
+            assignment=name,
+            source_dir=src,
+            submission_dir=sub,
+            limits=sandbox_limits(DEFAULTS, timeout),
+            timeout=timeout,
+            cell_timeout=cell_timeout,
+            hide=[work, *paths],
+            forbid_modules={name: modules},
+            provide={name: provided(spec)},
+            unisolated=bool(unisolated),
+            reference=bool(source_dir),
         )
-        with open(result_path) as fh:
-            result = json.load(fh)
+        result = run_job(job, [spec], timeout + 30, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result["isolation_note"] = unisolated or "bubblewrap sandbox (as when grading)"
-    result["hidden_tests"] = hidden
+    result.isolation_note = unisolated or "bubblewrap sandbox (as when grading)"
+    result.hidden_tests = hidden
     return result
 
 
-def format_report(result: dict) -> str:
+def format_report(result: SubmissionResult) -> str:
     """The short text report of :func:`check_notebook`."""
-    from autograder.safe import clean_text
-
-    lines = []
-    tests = [t for nb in result.get("notebooks", []) for t in nb.get("tests", [])]
-    auto = [t for t in tests if t.get("kind") == "auto"]
-    points = sum(t.get("points") or 0 for t in auto)
-    total = sum(t.get("max_points") or 0 for t in auto)
-    lines.append(f"{result.get('assignment', '?')}: public tests {points:g} / {total:g} points")
+    auto = [t for t in result.tests if t.kind == "auto"]
+    points = sum(t.points or 0.0 for t in auto)
+    total = sum(t.max_points for t in auto)
+    lines = [f"{result.assignment}: public tests {points:g} / {total:g} points"]
     for t in auto:
-        mark = "ok  " if t.get("passed") else "FAIL"
-        lines.append(f"  {mark} {t['grade_id']} ({t.get('points') or 0:g}/{t['max_points']:g})")
-        if not t.get("passed"):
-            lines.append(f"       {clean_text(t.get('message', ''), 400)}")
-            if t.get("diagnosis"):
-                lines.append(f"       likely cause: {t['diagnosis']}")
-            if t.get("look"):
-                lines.append(f"       where to look: {t['look']}")
-            for s in t.get("sections", [])[:1]:
+        mark = "ok  " if t.passed else "FAIL"
+        lines.append(f"  {mark} {t.grade_id} ({t.points or 0:g}/{t.max_points:g})")
+        if not t.passed:
+            lines.append(f"       {clean_text(t.message, 400)}")
+            if t.diagnosis:
+                lines.append(f"       likely cause: {t.diagnosis}")
+            if t.look:
+                lines.append(f"       where to look: {t.look}")
+            for s in t.sections[:1]:
                 lines.append(f"       read: {s.get('title')} <{s.get('url')}>")
-    for nb in result.get("notebooks", []):
-        for c in nb.get("cells", []):
+    for nb in result.notebooks:
+        for c in nb.cells:
             if c.get("status") != "ok":
                 lines.append(f"  cell {c.get('label')}: {c.get('status')}: {c.get('error', '')}")
-    for m in result.get("messages", []):
+    for m in result.messages:
         lines.append(f"  note: {m}")
-    if result.get("hidden_tests"):
+    if result.hidden_tests:
         lines.append(
-            f"  {result['hidden_tests']} hidden test(s) not run here: they run when grading, on "
+            f"  {result.hidden_tests} hidden test(s) not run here: they run when grading, on "
             "new inputs"
         )
-    lines.append(f"  isolation: {result.get('isolation_note')}")
+    lines.append(f"  isolation: {result.isolation_note}")
     return "\n".join(lines)

@@ -29,6 +29,7 @@ import sys
 from collections import Counter
 
 from autograder.config import load_course
+from autograder.errors import AutograderError
 from autograder.safe import log_text
 
 __all__ = ["main"]
@@ -66,7 +67,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )
     summary = grade_assignment(course, args.assignment, args.submissions, opts)
-    statuses = Counter(r["status"] for r in summary.results.values())
+    statuses = Counter(r.status for r in summary.results.values())
     print(
         f"graded {len(summary.graded)} submission(s) in {summary.seconds:.1f} s "
         f"({len(summary.skipped)} already graded); "
@@ -254,8 +255,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     result = check_notebook(args.notebook, source_dir=args.source)
     print(format_report(result))
-    tests = [t for nb in result.get("notebooks", []) for t in nb.get("tests", [])]
-    return 0 if all(t.get("passed") for t in tests if t.get("kind") == "auto") else 2
+    return 0 if all(t.passed for t in result.tests if t.kind == "auto") else 2
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+    except (AutograderError, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

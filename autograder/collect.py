@@ -38,6 +38,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from autograder.config import Course
+from autograder.errors import CollectError
 from autograder.notebook import load_assignment
 from autograder.safe import clean_text, name_problem, open_nofollow
 
@@ -60,10 +61,6 @@ MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_WORK_BYTES = 2 * MAX_TOTAL_BYTES
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _JUNK = ("__MACOSX/", ".DS_Store", ".ipynb_checkpoints")
-
-
-class CollectError(RuntimeError):
-    """The export is unsafe (zip bomb, too many files) or unreadable."""
 
 
 @dataclass

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.isolation import DEFAULT_UID_BASE
+
 __all__ = ["Course", "find_course_dir", "load_course"]
 
 DEFAULTS: dict[str, Any] = {
@@ -22,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "fsize_mb": 16,
     "nofile": 64,
     "tmp_mb": 64,
-    "uid_base": 61000,
+    "uid_base": DEFAULT_UID_BASE,
     "output_cap": 64 * 1024,
     "scheduler": "",  # a Dask scheduler (tcp://HOST:PORT) to grade on; empty: the local pool
     "due_dates": {},

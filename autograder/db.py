@@ -87,7 +87,7 @@ def with_retry(gb: Any, action, *, attempts_s: float = 180.0, log: Any = None):
 
 
 def store_with_retry(
-    gb: Any, result: dict, *args: Any, attempts_s: float = 180.0, log: Any = None
+    gb: Any, result: Any, *args: Any, attempts_s: float = 180.0, log: Any = None
 ) -> None:
     """:func:`autograder.gradebook.store_result` (idempotent; ``args`` passed on), retried by
     :func:`with_retry`."""

@@ -450,14 +450,14 @@ def _return_names(code: str, name: str) -> list[str] | None:
 
 def call_graph(spec: Any) -> dict[str, set[str]]:
     """Graded function -> the graded functions its source solution calls (from ``ast``)."""
-    from autograder import forbid as forbid_mod
+    from autograder.names import free_names
 
     cells = {}
     for cell in spec.cells:
         if cell.kind == "solution":
             for name in _function_names(cell.source):
                 cells[name] = cell.source
-    return {f: (forbid_mod.free_names(src) & cells.keys()) - {f} for f, src in cells.items()}
+    return {f: (free_names(src) & cells.keys()) - {f} for f, src in cells.items()}
 
 
 def _closure(graph: dict[str, set[str]], f: str) -> set[str]:
@@ -903,9 +903,9 @@ def _wrong_axis(call: Call, sa: np.ndarray, ra: np.ndarray) -> bool:
 
 
 def _tested(spec: Any, cell: Any, functions: set[str]) -> list[str]:
-    from autograder import forbid as forbid_mod
+    from autograder.names import free_names
 
-    return sorted(forbid_mod.free_names(cell.source) & functions)
+    return sorted(free_names(cell.source) & functions)
 
 
 def _inplace_sentence(

@@ -5,12 +5,12 @@ executor as a :class:`Task` and gets back ``(task, result)`` pairs, in any order
 results, journal and gradebook. An executor never touches the course directory.
 
 * :class:`LocalExecutor`: a thread per concurrent submission, each starting its own trusted runner
-  process (:func:`autograder.grade._run_one`), as ``autograder grade`` always did.
+  process (:func:`autograder.jobs.run_job`), as ``autograder grade`` always did.
 * :class:`DaskExecutor`: one Dask task per submission (``distributed.Client.submit``). The task
   carries everything as data (:func:`make_payload`: the job's settings, the bytes of the
   assignment's source folder and of the submission), so the workers share no file system with
   the coordinator; the worker unpacks it into a private temporary folder, checks that it can
-  isolate student code (:func:`autograder.grade.check_isolation`), grades with the same runner
+  isolate student code (:func:`autograder.jobs.check_isolation`), grades with the same runner
   and sandbox as the local pool, and returns the result as data (:func:`grade_payload`). Dask
   reschedules a task whose worker dies (up to ``distributed.scheduler.allowed-failures`` times);
   a worker that cannot isolate refuses the task (:class:`WorkerRefused`), which is then sent to
@@ -30,7 +30,10 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from autograder.notebook import MAX_NOTEBOOK_BYTES
+from autograder.errors import NotIsolated, ResultError, TaskNotRun, WorkerRefused
+from autograder.jobs import check_isolation, machine_paths, run_job
+from autograder.model import Job, SubmissionResult
+from autograder.notebook import MAX_NOTEBOOK_BYTES, load_assignment
 from autograder.safe import open_nofollow
 
 __all__ = [
@@ -45,30 +48,6 @@ __all__ = [
 ]
 
 
-class TaskNotRun(RuntimeError):
-    """The executor could not grade a task (a worker refused it, died too often, the cluster went
-    away): the submission is not graded in this run, and a later run grades it."""
-
-
-class WorkerRefused(TaskNotRun):
-    """A worker refused a task because it cannot isolate student code there.
-
-    Parameters
-    ----------
-    message : str
-        Why, and what to do.
-    worker : str
-        The refusing worker's address (empty outside a Dask worker).
-    """
-
-    def __init__(self, message: str, worker: str = "") -> None:
-        super().__init__(message, worker)
-        self.worker = worker
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 @dataclass
 class Task:
     """One submission to grade.
@@ -78,7 +57,7 @@ class Task:
     key : str
         Unique per submission in a run (the student id for ``grade``, the submission id for
         ``watch``).
-    job : dict
+    job : Job
         The runner's job (:mod:`autograder.runner`), with this machine's paths.
     folder : str
         The submission folder (``<student>/<assignment>/``) on the coordinator.
@@ -87,7 +66,7 @@ class Task:
     """
 
     key: str
-    job: dict
+    job: Job
     folder: str
     hard_timeout: float
 
@@ -112,15 +91,13 @@ class LocalExecutor:
         self.jobs_dir = jobs_dir
         self.specs = specs
 
-    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, dict | BaseException]]:
+    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, SubmissionResult | BaseException]]:
         """Grade ``tasks``; yield ``(task, result or exception)`` as each finishes."""
-        from autograder.grade import _run_one
-
         if not tasks:
             return
         with cf.ThreadPoolExecutor(self.workers) as pool:
             futures = {
-                pool.submit(_run_one, t.job, self.specs, t.hard_timeout, self.jobs_dir): t
+                pool.submit(run_job, t.job, self.specs, t.hard_timeout, self.jobs_dir): t
                 for t in tasks
             }
             for fut in cf.as_completed(futures):
@@ -206,13 +183,11 @@ def make_payload(task: Task, source_dir: str, allow_unisolated: bool) -> dict:
         ``job`` (machine-independent settings), ``source`` (path -> bytes), ``submission``
         (name -> (kind, content)), ``hard_timeout``, ``allow_unisolated``.
     """
-    from autograder.notebook import load_assignment
-
     machine = {"source_dir", "submission_dir", "hide", "forbid_modules", "provide", "tmp_dir"}
     specs = load_assignment(source_dir)
     return {
         "key": task.key,
-        "job": {k: v for k, v in task.job.items() if k not in machine},
+        "job": {k: v for k, v in task.job.to_json().items() if k not in machine},
         "source": _read_tree(source_dir),
         "submission": _read_submission(task.folder, {f"{s.name}.ipynb" for s in specs}),
         "hard_timeout": task.hard_timeout,
@@ -265,12 +240,8 @@ def grade_payload(payload: dict) -> dict:
     Returns
     -------
     dict
-        The runner's result.
+        The runner's result (:class:`~autograder.model.SubmissionResult`'s JSON form).
     """
-    from autograder.grade import _run_one, check_isolation, machine_paths
-    from autograder.isolation import NotIsolated
-    from autograder.notebook import load_assignment
-
     host = socket.gethostname()
     try:
         warning = check_isolation(payload["allow_unisolated"])
@@ -287,8 +258,8 @@ def grade_payload(payload: dict) -> dict:
             "could grade stays ungraded for the next run",
             address,
         ) from None
-    job = dict(payload["job"])
-    assignment = job["assignment"]
+    job = Job.from_json(payload["job"])
+    assignment = job.assignment
     base = tempfile.mkdtemp(prefix="autograder-task-")
     try:
         os.chmod(base, 0o711)
@@ -308,11 +279,12 @@ def grade_payload(payload: dict) -> dict:
         os.makedirs(jobs, mode=0o700)
         specs = load_assignment(source)
         paths = machine_paths(specs, hide=[base])
-        job.update(paths, source_dir=source, submission_dir=submission)
-        job["unisolated"] = bool(warning)
-        result = _run_one(job, specs, float(payload["hard_timeout"]), jobs)
-        result["worker"] = host
-        return result
+        job = job.replace(
+            **paths, source_dir=source, submission_dir=submission, unisolated=bool(warning)
+        )
+        result = run_job(job, specs, float(payload["hard_timeout"]), jobs)
+        result.worker = host
+        return result.to_json()
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -352,11 +324,12 @@ class DaskExecutor:
         except (OSError, TimeoutError) as exc:
             raise RuntimeError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
-    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, dict | BaseException]]:
+    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, SubmissionResult | BaseException]]:
         """Submit every task; yield ``(task, result or exception)`` as each finishes.
 
         An exception is a :class:`TaskNotRun` (the worker refused, or workers running it died
-        more often than the scheduler allows, or the cluster went away).
+        more often than the scheduler allows, or the cluster went away), or a
+        :class:`~autograder.errors.ResultError` when a worker's answer is not a result.
         """
         from distributed import as_completed
 
@@ -367,7 +340,9 @@ class DaskExecutor:
         for fut in pending:
             t, refused = futures.pop(fut)
             try:
-                outcome = fut.result()
+                outcome = SubmissionResult.from_json(fut.result())
+            except ResultError as exc:
+                outcome = exc
             except WorkerRefused as exc:  # another worker may isolate: send it there
                 refused.add(exc.worker)
                 retry = self._submit(t, refused) if exc.worker else None
@@ -390,7 +365,7 @@ class DaskExecutor:
         """Submit ``t`` to the workers that have not refused it (``None`` when none is left)."""
         payload = make_payload(t, self.source_dir, self.allow_unisolated)
         digest = hashlib.sha256(repr(sorted(payload["submission"].items())).encode())
-        key = f"autograde-{t.job['assignment']}-{t.key}-{digest.hexdigest()[:16]}"
+        key = f"autograde-{t.job.assignment}-{t.key}-{digest.hexdigest()[:16]}"
         if not refused:
             return self.client.submit(grade_payload, payload, key=key, pure=False, retries=0)
         workers = self.client.scheduler_info(n_workers=-1)["workers"]

@@ -12,14 +12,9 @@ import os
 
 from autograder.config import Course
 from autograder.diagnose import feedback_html
-from autograder.safe import (
-    clean_text,
-    clean_tree,
-    html_text,
-    load_json_clean,
-    show_id,
-    student_id_problem,
-)
+from autograder.errors import ResultError
+from autograder.model import SubmissionResult, load_result
+from autograder.safe import clean_text, clean_tree, html_text, show_id, student_id_problem
 
 __all__ = ["feedback_zip", "render_feedback", "write_feedback"]
 
@@ -73,7 +68,7 @@ def _num(value: object) -> str:
 
 
 def render_feedback(
-    result: dict,
+    result: SubmissionResult | dict,
     manual: dict[str, float] | None = None,
     comments: dict[str, str] | None = None,
     late: dict | None = None,
@@ -87,8 +82,9 @@ def render_feedback(
 
     Parameters
     ----------
-    result : dict
-        A result from :func:`autograder.runner.grade_submission`.
+    result : SubmissionResult or dict
+        A result, or its JSON form (read with :meth:`SubmissionResult.from_json`: odd values
+        are cleaned away).
     manual : dict, optional
         Grade id -> manual score.
     comments : dict, optional
@@ -101,19 +97,18 @@ def render_feedback(
     str
         A complete HTML document.
     """
-    result = clean_tree(result)
+    result = SubmissionResult.coerce(result)
     manual = manual or {}
     esc = html_text
     comments = clean_tree(comments or {})
     late = clean_tree(late or {})
     rows, auto, manual_total, manual_max, pending = [], 0.0, 0.0, 0.0, 0.0
-    for nb in result.get("notebooks", []):
-        for t in nb.get("tests", []):
-            gid = t.get("grade_id", "?")
-            max_points = t.get("max_points") if isinstance(t.get("max_points"), int | float) else 0
-            if t.get("kind") == "manual":
+    for nb in result.notebooks:
+        for t in nb.tests:
+            gid, max_points = t.grade_id, t.max_points
+            if t.kind == "manual":
                 manual_max += max_points
-                score = manual.get(gid) if isinstance(gid, str) else None
+                score = manual.get(gid)
                 if isinstance(score, int | float):
                     manual_total += score
                     pts, cls, msg = _num(score), "ok", "graded by hand"
@@ -121,28 +116,27 @@ def render_feedback(
                     pending += max_points
                     pts, cls, msg = "pending", "manual", "graded by hand (not graded yet)"
             else:
-                points = t.get("points") if isinstance(t.get("points"), int | float) else 0
+                points = t.points or 0.0
                 auto += points
                 pts = _num(points)
-                cls = "ok" if t.get("passed") is True else "bad"
-                msg = "passed" if t.get("passed") is True else t.get("message", "")
+                cls = "ok" if t.passed else "bad"
+                msg = "passed" if t.passed else t.message
             extra = feedback_html(t, esc)  # diagnosis, hint, book section (autograder.diagnose)
             rows.append(
-                f"<tr><td>{esc(nb.get('notebook', '?'))}</td><td>{esc(gid)}</td><td class='{cls}'>"
+                f"<tr><td>{esc(nb.notebook)}</td><td>{esc(gid)}</td><td class='{cls}'>"
                 f"{pts} / {_num(max_points)}</td><td><pre>{esc(msg)}</pre>{extra}</td></tr>"
             )
     cell_rows = []
-    for nb in result.get("notebooks", []):
-        for c in nb.get("cells", []):
+    for nb in result.notebooks:
+        for c in nb.cells:
             if c.get("status") != "ok":
                 cell_rows.append(
                     f"<tr><td>{esc(c.get('label', '?'))}</td><td>{esc(c.get('status', '?'))}</td>"
                     f"<td><pre>{esc(c.get('error', ''))}</pre></td></tr>"
                 )
-    max_score = result.get("max_score", 0)
-    max_score = max_score if isinstance(max_score, int | float) else 0
+    max_score = result.max_score
     total_max = max_score + manual_max
-    notes = "".join(f"<li>{esc(m)}</li>" for m in result.get("messages", []))
+    notes = "".join(f"<li>{esc(m)}</li>" for m in result.messages)
     score = auto + manual_total
     if pending:  # points awaiting a human are pending, never 0
         headline = (
@@ -176,16 +170,16 @@ def render_feedback(
         if cell_rows
         else ""
     )
-    assignment = esc(result.get("assignment", "?"))
+    assignment = esc(result.assignment)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <title>Feedback: {assignment}</title>
 <style>{_CSS}</style></head><body>
-<h1>{assignment}: feedback for {esc(result.get("student", "?"))}</h1>
+<h1>{assignment}: feedback for {esc(result.student)}</h1>
 <p><strong>{headline}</strong>
 ({_num(auto)} / {_num(max_score)} from automatic tests; written answers: {_num(manual_total)} / {_num(manual_max)}{", pending" if pending else ""}).
-Status: {esc(result.get("status", "?"))}.</p>
+Status: {esc(result.status)}.</p>
 {timing}
 {f"<ul>{notes}</ul>" if notes else ""}
 <h2>Tests</h2>
@@ -240,11 +234,11 @@ def write_feedback(
         if not name.endswith(".json"):
             continue
         try:
-            result = load_json_clean(os.path.join(results_dir, name))
-            student = result["student"] if isinstance(result, dict) else None
-        except (OSError, ValueError, KeyError) as exc:
+            result = load_result(os.path.join(results_dir, name))
+        except ResultError as exc:
             problems.append((show_id(name), f"unreadable result ({clean_text(exc, 300)})"))
             continue
+        student = result.student
         why = student_id_problem(student)
         if why is not None:
             problems.append((show_id(name), f"no feedback written: {why}"))

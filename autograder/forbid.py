@@ -18,11 +18,12 @@ cannot see (``__import__("nn" + "lib")``).
 from __future__ import annotations
 
 import ast
-import builtins
 import time
 from dataclasses import dataclass
 
-__all__ = ["Violation", "bound_names", "free_names", "module_locations", "tainted_names"]
+from autograder.names import bound_names, loaded_names
+
+__all__ = ["Violation", "module_locations", "tainted_names"]
 
 
 @dataclass
@@ -147,62 +148,6 @@ def _violations(
     return found
 
 
-def bound_names(stmt: ast.AST) -> set[str]:
-    """Names a statement binds at module level (definitions, assignments, imports, loops...).
-
-    Parameters
-    ----------
-    stmt : ast.AST
-        A module-level statement (or a whole module).
-
-    Returns
-    -------
-    set of str
-        The names.
-    """
-    names: set[str] = set()
-    todo = [stmt]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-            continue  # their bodies bind locals only
-        if isinstance(node, ast.Lambda):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            names.add(node.id)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            for a in node.names:
-                names.add(a.asname or a.name.split(".")[0])
-        elif isinstance(node, ast.Global):
-            names.update(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        todo.extend(ast.iter_child_nodes(node))
-    return names
-
-
-def free_names(code: str) -> set[str]:
-    """Names a piece of code reads (loads), minus Python's builtins.
-
-    Parameters
-    ----------
-    code : str
-        Python source.
-
-    Returns
-    -------
-    set of str
-        The names (empty when the code does not parse).
-    """
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return set()
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return used - set(dir(builtins))
-
-
 def tainted_names(
     cells: list[tuple[str, str]], forbid: list[str], budget_s: float = 10.0
 ) -> tuple[dict[str, str], list[Violation], bool]:
@@ -250,11 +195,7 @@ def tainted_names(
         for i, (label, stmt) in enumerate(stmts):
             names = bound_names(stmt)
             binds.append(names)
-            for name in {
-                n.id
-                for n in ast.walk(stmt)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-            }:
+            for name in loaded_names(stmt):
                 users.setdefault(name, []).append(i)
             seen: set[tuple[int, str]] = set()
             found = []

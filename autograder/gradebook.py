@@ -25,6 +25,7 @@ import warnings
 from typing import Any
 
 from autograder.config import Course
+from autograder.model import SubmissionResult
 from autograder.safe import csv_cell
 
 __all__ = [
@@ -84,14 +85,14 @@ def _student_names(gb: Any, student: str, name: str) -> None:
         gb.update_or_create_student(student, first_name=first, last_name=last or None)
 
 
-def _apply_time(gb: Any, course: Course, result: dict, sub: Any) -> None:
+def _apply_time(gb: Any, course: Course, result: SubmissionResult, sub: Any) -> None:
     """Submission time, due date, extension and late penalties (nbgrader's conventions)."""
     from nbgrader.utils import parse_utc
 
     from autograder import late
 
-    assignment, student = result["assignment"], result["student"]
-    stamp = (result.get("version") or {}).get("submitted_at")
+    assignment, student = result.assignment, result.student
+    stamp = result.version.get("submitted_at")
     try:
         sub.timestamp = parse_utc(stamp) if stamp else sub.timestamp
     except (ValueError, OverflowError, TypeError):
@@ -111,7 +112,10 @@ def _apply_time(gb: Any, course: Course, result: dict, sub: Any) -> None:
 
 
 def store_result(
-    gb: Any, result: dict, course: Course | None = None, stale: list[str] | None = None
+    gb: Any,
+    result: SubmissionResult | dict,
+    course: Course | None = None,
+    stale: list[str] | None = None,
 ) -> None:
     """Write one graded submission into the gradebook (idempotent).
 
@@ -119,9 +123,9 @@ def store_result(
     ----------
     gb : nbgrader.api.Gradebook
         An open gradebook that knows the assignment (``autograder release`` adds it).
-    result : dict
+    result : SubmissionResult or dict
         A result from :func:`autograder.runner.grade_submission` (with its ``version``: hash and
-        submission time).
+        submission time), or its JSON form.
     course : Course, optional
         For the due date, extensions and the late-penalty plugin, and the display names.
     stale : list of str, optional
@@ -130,28 +134,29 @@ def store_result(
     """
     from sqlalchemy.exc import SAWarning
 
-    student, assignment = result["student"], result["assignment"]
+    result = SubmissionResult.coerce(result)
+    student, assignment = result.student, result.assignment
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # emitted inside nbgrader's add_submission
         gb.update_or_create_student(student)
         sub = gb.update_or_create_submission(assignment, student)
-    for nb in result.get("notebooks", []):
-        for test in nb.get("tests", []):
+    for nb in result.notebooks:
+        for test in nb.tests:
             try:
-                grade = gb.find_grade(test["grade_id"], nb["notebook"], assignment, student)
+                grade = gb.find_grade(test.grade_id, nb.notebook, assignment, student)
             except Exception:
                 continue  # a cell the gradebook does not know (release is out of date)
-            if test["kind"] == "manual":
-                if f"{nb['notebook']}/{test['grade_id']}" in (stale or []):
+            if test.kind == "manual":
+                if f"{nb.notebook}/{test.grade_id}" in (stale or []):
                     grade.manual_score = None
                     with contextlib.suppress(Exception):
                         gb.find_comment(
-                            test["grade_id"], nb["notebook"], assignment, student
+                            test.grade_id, nb.notebook, assignment, student
                         ).manual_comment = None
                 grade.auto_score = None
                 grade.needs_manual_grade = grade.manual_score is None
             else:
-                grade.auto_score = float(test["points"] or 0.0)
+                grade.auto_score = float(test.points or 0.0)
                 grade.needs_manual_grade = grade.manual_score is not None
     gb.db.commit()
     if course is not None:

@@ -53,6 +53,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from autograder.errors import NotIsolated
+
 __all__ = [
     "DEFAULT_UID_BASE",
     "Limits",
@@ -82,10 +84,6 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 _SYSTEM = ("/usr", "/etc")
 _SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-
-
-class NotIsolated(RuntimeError):
-    """The sandbox cannot be isolated on this machine; the message says why and what to do."""
 
 
 @dataclass

@@ -36,7 +36,8 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
-from autograder.safe import clean_text
+from autograder.errors import RosterError
+from autograder.safe import clean_text, write_json_atomic
 
 __all__ = [
     "Entry",
@@ -157,17 +158,10 @@ def save_identity(state_root: str, updates: dict[str, dict]) -> None:
     for key, fields in updates.items():
         data.setdefault(key, {}).update(fields)
     os.makedirs(state_root, exist_ok=True)
-    tmp = _identities_path(state_root) + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, ensure_ascii=False, sort_keys=True)
-    os.replace(tmp, _identities_path(state_root))
+    write_json_atomic(_identities_path(state_root), data, ensure_ascii=False, sort_keys=True)
 
 
 # --- rosters -----------------------------------------------------------------------------------
-
-
-class RosterError(ValueError):
-    """A roster file that cannot be used (unknown columns, duplicate ids), naming the file."""
 
 
 @dataclass
@@ -311,15 +305,8 @@ def save_roster(state_root: str, layout: str, entries: list[RosterEntry], source
     """Keep the class list as ``.autograder/roster.json`` (replacing the previous one);
     ``source`` is the file it came from, named in messages."""
     os.makedirs(state_root, exist_ok=True)
-    tmp = _roster_path(state_root) + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(
-            {"layout": layout, "source": source, "students": [asdict(e) for e in entries]},
-            fh,
-            indent=1,
-            ensure_ascii=False,
-        )
-    os.replace(tmp, _roster_path(state_root))
+    data = {"layout": layout, "source": source, "students": [asdict(e) for e in entries]}
+    write_json_atomic(_roster_path(state_root), data, ensure_ascii=False)
 
 
 def load_roster(state_root: str) -> tuple[str, list[RosterEntry]]:

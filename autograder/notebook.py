@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.errors import InvalidNotebook
 from autograder.safe import clean_text, open_nofollow
 
 __all__ = [
@@ -42,10 +43,6 @@ DATASETS = ("fashion-mnist", "fashion-mnist-train")
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 _CELL_TYPES = ("code", "markdown", "raw")
 _MAGIC = re.compile(r"^\s*(%|!|\?)", re.MULTILINE)
-
-
-class InvalidNotebook(ValueError):
-    """A file is not a notebook this grader can read; the message says why, for the student."""
 
 
 def _source_text(src: Any, where: str) -> str:

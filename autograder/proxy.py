@@ -9,16 +9,33 @@ an object whose ``__eq__`` always says True never gets a chance to say it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from autograder import codec
-
-if TYPE_CHECKING:
-    from autograder.sandbox import Sandbox
+from autograder.errors import SandboxCrashed
 
 __all__ = ["RemoteFunction", "RemoteObject", "encode_argument"]
+
+
+class Sandbox(Protocol):
+    """What a proxy needs of :class:`autograder.sandbox.Sandbox` (which imports this module,
+    never the other way round)."""
+
+    generation: int
+
+    def call(
+        self,
+        target: dict,
+        path: list[str],
+        args: tuple,
+        kwargs: dict,
+        warnings: bool = False,
+        what: str = "a call",
+    ) -> tuple[Any, list[str]]: ...
+
+    def get(self, target: dict, path: list[str] | None = None) -> Any: ...
 
 
 class _Remote:
@@ -105,8 +122,6 @@ class RemoteObject(_Remote):
 
     def _target(self) -> dict:
         if self._generation != self._sandbox.generation:
-            from autograder.sandbox import SandboxCrashed
-
             raise SandboxCrashed("this object belonged to a sandbox process that was restarted")
         return {"handle": self._handle}
 

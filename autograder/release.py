@@ -13,6 +13,7 @@ import os
 import re
 
 from autograder.config import Course
+from autograder.errors import ReleaseError
 from autograder.notebook import load_notebook_json
 
 CATALOGUE_FILES = ("mutants.py",)
@@ -23,10 +24,6 @@ _MARKERS = re.compile(r"###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)")
 _REGION = re.compile(
     r"^[ \t]*###\s*BEGIN\s+(SOLUTION|HIDDEN TESTS)[^\n]*\n(.*?)^[ \t]*###\s*END\s+\1", re.M | re.S
 )
-
-
-class ReleaseError(RuntimeError):
-    """nbgrader failed, or the release contains solution code or hidden tests."""
 
 
 def secret_lines(source_nb: str) -> set[str]:

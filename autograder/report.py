@@ -1,8 +1,9 @@
 """``autograder report``: score histogram, the tests failed most often, flagged submissions.
 
 Written to ``.autograder/<assignment>/report/``: ``histogram.png`` (matplotlib, Agg) and
-``report.md``, which lists the tests by failure count and every submission that timed out,
-crashed, used a forbidden import or could not be read. Student ids, test ids and messages are
+``report.md``, which lists the tests by failure count (with the mean points lost, the share of
+students failing and the most common diagnosed mistake, :mod:`autograder.diagnose`) and every
+submission that timed out, crashed, used a forbidden import or could not be read. Student ids, test ids and messages are
 written with :func:`autograder.safe.markdown_text`, inert as Markdown and as HTML.
 """
 
@@ -12,7 +13,9 @@ import os
 from collections import Counter
 
 from autograder.config import Course
-from autograder.safe import clean_text, load_json_clean, show_id
+from autograder.errors import ResultError
+from autograder.model import SubmissionResult, load_result
+from autograder.safe import clean_text, show_id
 from autograder.safe import markdown_text as md
 
 __all__ = ["FLAGGED", "summarize", "write_report"]
@@ -23,7 +26,7 @@ FLAGGED = ("timeout", "crashed", "forbidden-import", "invalid-notebook", "missin
 
 def _load(
     course: Course, assignment: str, problems: list[tuple[str, str]] | None = None
-) -> list[dict]:
+) -> list[SubmissionResult]:
     """The results, cleaned on read; unreadable ones go to ``problems``, never fatal."""
     folder = os.path.join(course.state_dir(assignment), "results")
     if not os.path.isdir(folder):
@@ -32,20 +35,27 @@ def _load(
     for name in sorted(os.listdir(folder)):
         if name.endswith(".json"):
             try:
-                result = load_json_clean(os.path.join(folder, name))
-            except (OSError, ValueError) as exc:
-                result = exc
-            if not isinstance(result, dict) or not isinstance(result.get("student"), str):
-                why = "not a result" if not isinstance(result, Exception) else str(result)
+                out.append(load_result(os.path.join(folder, name)))
+            except ResultError as exc:
                 if problems is not None:
-                    problems.append((show_id(name), clean_text(why, 300)))
-                continue
-            out.append(result)
+                    problems.append((show_id(name), clean_text(exc, 300)))
     return out
 
 
 def _score(value: object) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _mistake(test: dict) -> str | None:
+    """What the diagnosis says went wrong in one failed test, in a form that groups students:
+    the catalogued mistake, the root cause in another function, else the diagnosis sentence."""
+    root = test.get("root_cause")
+    if isinstance(root, dict) and isinstance(root.get("function"), str):
+        return f"fails because `{root['function']}` fails"
+    for key in ("mistake", "diagnosis"):
+        if isinstance(test.get(key), str) and test[key].strip():
+            return test[key].strip()
+    return None
 
 
 def summarize(results: list[dict]) -> dict:
@@ -60,9 +70,12 @@ def summarize(results: list[dict]) -> dict:
     -------
     dict
         ``scores`` (student -> score), ``max_score``, ``failures`` (grade id -> count, most
-        frequent first), ``flagged`` (status -> list of (student, first message)).
+        frequent first), ``mean_lost`` (grade id -> mean points lost per submission),
+        ``mistakes`` (grade id -> (most common diagnosed mistake, how many)), ``flagged``
+        (status -> list of (student, first message)).
     """
     failures: Counter[str] = Counter()
+    mistakes: dict[str, Counter[str]] = {}
     lost: Counter[str] = Counter()
     flagged: dict[str, list[tuple[str, str]]] = {s: [] for s in FLAGGED}
     for r in results:
@@ -70,6 +83,9 @@ def summarize(results: list[dict]) -> dict:
             for t in nb.get("tests", []):
                 if t.get("kind") == "auto" and not t.get("passed"):
                     failures[str(t.get("grade_id"))] += 1
+                    why = _mistake(t)
+                    if why:
+                        mistakes.setdefault(str(t.get("grade_id")), Counter())[why] += 1
                 if t.get("kind") == "auto":
                     lost[str(t.get("grade_id"))] += _score(t.get("max_points")) - _score(
                         t.get("points")
@@ -81,8 +97,16 @@ def summarize(results: list[dict]) -> dict:
         "max_score": max((_score(r.get("max_score")) for r in results), default=0),
         "failures": failures.most_common(),
         "mean_lost": {g: v / len(results) for g, v in lost.items()} if results else {},
+        "mistakes": {g: c.most_common(1)[0] for g, c in mistakes.items()},
         "flagged": flagged,
     }
+
+
+def _mistake_cell(found: tuple[str, int] | None) -> str:
+    if not found:
+        return "none named"
+    text, n = found
+    return f"{md(text, 300)} ({n})"
 
 
 def write_report(course: Course, assignment: str) -> str:
@@ -131,11 +155,11 @@ def write_report(course: Course, assignment: str) -> str:
         "",
         "## Tests failed most often",
         "",
-        "| test | failed | share of students | mean points lost |",
-        "|---|---|---|---|",
+        "| test | failed | share of students | mean points lost | most common diagnosed mistake |",
+        "|---|---|---|---|---|",
         *[
             f"| {md(gid, 200)} | {n} | {n / max(1, len(scores)):.0%} | "
-            f"{s['mean_lost'].get(gid, 0):.2f} |"
+            f"{s['mean_lost'].get(gid, 0):.2f} | {_mistake_cell(s['mistakes'].get(gid))} |"
             for gid, n in s["failures"]
         ],
         "",

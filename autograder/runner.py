@@ -10,6 +10,7 @@ traceback of test code). Warnings and stderr never cost points. The result is wr
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import ctypes
@@ -17,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -25,37 +27,18 @@ from typing import Any
 
 from autograder import checks
 from autograder import diagnose as diagnose_mod
-from autograder import forbid as forbid_mod
 from autograder._child import FORBIDDEN
+from autograder.errors import InvalidNotebook, SandboxCrashed, SandboxTimeout, StudentError
+from autograder.forbid import tainted_names
 from autograder.isolation import Limits, acquire_uid
-from autograder.notebook import (
-    InvalidNotebook,
-    NotebookSpec,
-    load_assignment,
-    load_notebook_json,
-    student_cells,
-)
+from autograder.model import Job, NotebookResult, SubmissionResult, TestResult
+from autograder.names import bound_names, defined_in, free_names
+from autograder.notebook import NotebookSpec, load_assignment, load_notebook_json, student_cells
 from autograder.proxy import RemoteFunction
-from autograder.safe import clean_text
-from autograder.sandbox import (
-    WALL_FACTOR,
-    Sandbox,
-    SandboxCrashed,
-    SandboxTimeout,
-    StudentError,
-)
+from autograder.safe import clean_text, load_json_clean, write_json_atomic
+from autograder.sandbox import WALL_FACTOR, Sandbox
 
 __all__ = ["grade_submission", "main"]
-
-_STATUS_ORDER = [
-    "ok",
-    "forbidden-import",
-    "timeout",
-    "crashed",
-    "missing-notebook",
-    "invalid-notebook",
-    "error",
-]
 
 
 #: Cells listed in a result (those that failed, and graded ones); the rest are counted.
@@ -72,44 +55,14 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _CellTimeout()
 
 
-def _test_result(cell: Any, passed: bool, status: str, message: str = "") -> dict:
-    return {
-        "grade_id": cell.grade_id,
-        "kind": "manual" if cell.manual else "auto",
-        "points": cell.points if passed else 0.0,
-        "max_points": cell.points,
-        "passed": passed,
-        "status": status,
-        "message": message,
-    }
-
-
-def _not_run(spec: NotebookSpec, status: str, message: str) -> list[dict]:
-    out = []
-    for cell in spec.graded:
-        if cell.manual:
-            out.append(
-                {**_test_result(cell, False, "manual", "needs manual grading"), "points": None}
-            )
-        else:
-            out.append(_test_result(cell, False, status, message))
-    return out
+def _not_run(spec: NotebookSpec, status: str, message: str) -> list[TestResult]:
+    return [TestResult.graded(cell, False, status, message) for cell in spec.graded]
 
 
 def _solution_names(spec: NotebookSpec) -> dict[str, str]:
     """Name -> grade id of the source solution cell that defines it (for helpful messages)."""
-    import ast
-
-    out = {}
-    for cell in spec.cells:
-        if cell.kind in ("solution", "answer"):
-            try:
-                for stmt in ast.parse(cell.source).body:
-                    for name in forbid_mod.bound_names(stmt):
-                        out.setdefault(name, cell.grade_id)
-            except SyntaxError:
-                continue
-    return out
+    solutions = [(c.grade_id, c.source) for c in spec.cells if c.kind in ("solution", "answer")]
+    return defined_in(solutions)
 
 
 def _explain(
@@ -165,18 +118,16 @@ def _run_tests(
     catalogue: Any = None,
     diagnose_s: float = 20.0,
     reference: bool = True,
-) -> tuple[list[dict], list[str]]:
+) -> tuple[list[TestResult], list[str]]:
     """Execute the source's instructor and test cells in order; grade the tests; then name the
     mistakes behind failed tests (:func:`autograder.diagnose.diagnose`)."""
     trusted = [c for c in spec.cells if c.kind in ("instructor", "test")]
     bound: set[str] = set(dir(builtins))
     free: set[str] = set()
     for cell in trusted:
-        free |= forbid_mod.free_names(cell.source)
+        free |= free_names(cell.source)
         try:
-            import ast
-
-            bound |= forbid_mod.bound_names(ast.parse(cell.source))
+            bound |= bound_names(ast.parse(cell.source))
         except SyntaxError:
             pass
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
@@ -198,25 +149,24 @@ def _run_tests(
                 log.append(f"could not fetch {name}: {exc}")
     runs = {run.label: run for run in sandbox.runs}
     solution_names = _solution_names(spec)  # which solution cell defines each name
-    results = []
+    results: list[TestResult] = []
     recorder = diagnose_mod.Recorder(sandbox)
     for cell in spec.cells:
         if cell.manual:  # graded by a person, whatever the cell contains (`pass` included)
-            res = _test_result(cell, False, "manual", "needs manual grading")
-            results.append({**res, "points": None})
+            results.append(TestResult.graded(cell, False, "manual"))
             continue
         if cell.kind not in ("instructor", "test"):
             continue
-        used = sorted(forbid_mod.free_names(cell.source) & tainted.keys())
+        used = sorted(free_names(cell.source) & tainted.keys())
         if cell.kind == "test" and used:
             why = f"`{used[0]}` {tainted[used[0]]}"
-            results.append(_test_result(cell, False, "forbidden-import", why))
+            results.append(TestResult.graded(cell, False, "forbidden-import", why))
             continue
         remaining = deadline - time.monotonic()
         if remaining <= 0.2:
             if cell.kind == "test":
                 msg = "not run: the submission's total time ran out"
-                results.append(_test_result(cell, False, "timeout", msg))
+                results.append(TestResult.graded(cell, False, "timeout", msg))
             continue
         limit = min(cell_timeout, remaining)
         # the sandbox counts the student's CPU time against cell_timeout; wall time only as a
@@ -248,16 +198,16 @@ def _run_tests(
                 log.append(f"instructor cell {cell.index}: {type(error).__name__}: {error}")
             continue
         if error is None:
-            results.append(_test_result(cell, True, "ok"))
+            results.append(TestResult.graded(cell, True, "ok"))
         else:
             status, message = _explain(error, solution_names, runs)
             if cell.hidden:
-                tested = sorted(forbid_mod.free_names(cell.source) & solution_names.keys())
+                tested = sorted(free_names(cell.source) & solution_names.keys())
                 message = _hidden_message(error, status, message, tested)
-            results.append(_test_result(cell, False, status, clean_text(message, 3000)))
+            results.append(TestResult.graded(cell, False, status, clean_text(message, 3000)))
     budget = min(diagnose_s, deadline - time.monotonic() - 2.0)
     try:
-        if budget > 1.0 and any(not r["passed"] and r["kind"] == "auto" for r in results):
+        if budget > 1.0 and any(not r.passed and r.kind == "auto" for r in results):
             log.extend(
                 diagnose_mod.diagnose(
                     spec, results, recorder, catalogue, sandbox, budget, reference=reference
@@ -272,60 +222,61 @@ def _run_tests(
     return results, log
 
 
-def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, tmp: str) -> dict:
-    sub_dir = job["submission_dir"]
-    path = os.path.join(sub_dir, f"{spec.name}.ipynb")
-    out: dict[str, Any] = {"notebook": spec.name, "status": "ok", "messages": []}
+def _grade_notebook(
+    spec: NotebookSpec, job: Job, lease: Any, deadline: float, tmp: str
+) -> NotebookResult:
+    """Grade one notebook of the submission: check it statically, run it in a sandbox, run the
+    source's tests against it (:func:`_run_tests`)."""
+    path = os.path.join(job.submission_dir, f"{spec.name}.ipynb")
+    out = NotebookResult(spec.name, "ok")
     if not os.path.isfile(path):
-        others = sorted(n for n in _listdir(sub_dir) if n.endswith(".ipynb"))
+        others = sorted(n for n in _listdir(job.submission_dir) if n.endswith(".ipynb"))
         hint = f"; found {', '.join(others)} (renamed?)" if others else ""
         msg = f"{spec.name}.ipynb is missing from the submission{hint}"
-        out.update(status="missing-notebook", tests=_not_run(spec, "missing-notebook", msg))
-        out["messages"].append(msg)
-        return out
+        return NotebookResult(
+            spec.name, "missing-notebook", [msg], _not_run(spec, "missing-notebook", msg)
+        )
     try:
         nb = load_notebook_json(path)
     except InvalidNotebook as exc:
-        out.update(status="invalid-notebook", tests=_not_run(spec, "invalid-notebook", str(exc)))
-        out["messages"].append(str(exc))
-        return out
+        msg = str(exc)
+        return NotebookResult(
+            spec.name, "invalid-notebook", [msg], _not_run(spec, "invalid-notebook", msg)
+        )
     cells = student_cells(spec, nb)
-    tainted, violations, complete = forbid_mod.tainted_names(
-        cells, spec.forbid, budget_s=float(job.get("static_budget_s", 10.0))
-    )
+    tainted, violations, complete = tainted_names(cells, spec.forbid, budget_s=job.static_budget_s)
     if not complete:
-        out["static_check"] = "incomplete"
-        out["messages"].append(
+        out.static_check = "incomplete"
+        out.messages.append(
             "the static check of forbidden functions ran out of time on this notebook: graded "
             "with the run-time block only (forbidden modules and functions are absent in the "
             "sandbox)"
         )
     if violations:
-        out["messages"].extend(clean_text(f"forbidden: {v}", 300) for v in violations[:10])
-    lim = job["limits"]
+        out.messages.extend(clean_text(f"forbidden: {v}", 300) for v in violations[:10])
     files = {f"{spec.name}.ipynb": path}
     for rel in spec.data_files:
         src = os.path.join(os.path.dirname(spec.path), rel)
         if os.path.isfile(src):
             files[os.path.basename(rel)] = src
-    forbid_modules = job.get("forbid_modules", {}).get(spec.name, [])
-    provide = job.get("provide", {}).get(spec.name, {})
+    forbid_modules = job.forbid_modules.get(spec.name, [])
+    provide = job.provide.get(spec.name, {})
     sandbox = Sandbox(
         cells,
-        limits=Limits(**{k: v for k, v in lim.items() if k in Limits.__dataclass_fields__}),
-        cell_timeout=job["cell_timeout"],
+        limits=Limits(**{k: v for k, v in job.limits.items() if k in Limits.__dataclass_fields__}),
+        cell_timeout=job.cell_timeout,
         deadline=deadline,
         files=files,
-        hide=job.get("hide", []),
+        hide=job.hide,
         forbid_modules=forbid_modules,
         forbid_names=[f for f in spec.forbid if f not in forbid_modules],
         provide=provide.get("paths", []),
         data=provide.get("data", {}),
         env=provide.get("env", {}),
         lease=lease,
-        unisolated=bool(job.get("unisolated")),
+        unisolated=job.unisolated,
         tmp_base=tmp,
-        output_cap=job.get("output_cap", 64 * 1024),
+        output_cap=job.output_cap,
     )
     checks._runtime.update(seed=_seed(job, path), cpu_clock=sandbox.cpu_seconds)
     try:
@@ -335,39 +286,39 @@ def _grade_notebook(spec: NotebookSpec, job: dict, lease: Any, deadline: float, 
                 "the grader could not start the sandbox for your code (not your fault: ask for a "
                 f"regrade): {sandbox.start_error}"
             )
-            out.update(status="error", tests=_not_run(spec, "error", msg))
-            out["messages"].append(msg)
+            out.status, out.tests = "error", _not_run(spec, "error", msg)
+            out.messages.append(msg)
             return out
         tests, log = _run_tests(
             spec,
             sandbox,
             tainted,
-            job["cell_timeout"],
+            job.cell_timeout,
             deadline,
-            catalogue=_catalogue(spec, log_to=out["messages"]),
-            diagnose_s=float(job.get("diagnose_s", 20.0)),
-            reference=bool(job.get("reference", True)),
+            catalogue=_catalogue(spec, log_to=out.messages),
+            diagnose_s=job.diagnose_s,
+            reference=job.reference,
         )
     finally:
         sandbox.close()
         checks._runtime.clear()
     text, total = sandbox.output
-    out["isolation"] = sandbox.isolation
+    out.isolation = sandbox.isolation
     shown = [r for r in sandbox.runs if r.status != "ok" or not r.label.startswith("cell ")]
-    out["cells"] = [
+    out.cells = [
         {"label": clean_text(r.label, 100), "status": r.status, "error": clean_text(r.error, 500)}
         for r in shown[:MAX_CELLS_SHOWN]
     ]
     if len(shown) > MAX_CELLS_SHOWN:
-        out["messages"].append(f"{len(shown) - MAX_CELLS_SHOWN} more cells not listed")
-    out["output_head"] = clean_text(text[-4000:] if len(text) > 4000 else text)
-    out["output_bytes"] = total
-    out["tests"] = tests
-    out["messages"].extend(log)
-    statuses = {t["status"] for t in tests} | {r.status for r in sandbox.runs}
+        out.messages.append(f"{len(shown) - MAX_CELLS_SHOWN} more cells not listed")
+    out.output_head = clean_text(text[-4000:] if len(text) > 4000 else text)
+    out.output_bytes = total
+    out.tests = tests
+    out.messages.extend(log)
+    statuses = {t.status for t in tests} | {r.status for r in sandbox.runs}
     for status in ("timeout", "crashed", "forbidden-import"):
         if status in statuses:
-            out["status"] = status
+            out.status = status
     return out
 
 
@@ -380,13 +331,13 @@ def _catalogue(spec: NotebookSpec, log_to: list[str]) -> Any:
         return None
 
 
-def _seed(job: dict, path: str) -> int:
+def _seed(job: Job, path: str) -> int:
     """The hidden tests' seed for this submission: its bytes and the course's secret, hashed.
 
     The same notebook gets the same inputs when regraded; any change to it draws new ones, and
     without the secret (which never enters the sandbox) nobody can compute them in advance.
     """
-    digest = hashlib.sha256(str(job.get("seed_secret", "")).encode())
+    digest = hashlib.sha256(job.seed_secret.encode())
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
@@ -400,73 +351,61 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
-def grade_submission(job: dict) -> dict:
-    """Grade one submission as described by ``job`` (see :mod:`autograder.grade`).
+def grade_submission(job: Job) -> SubmissionResult:
+    """Grade one submission as described by ``job``.
 
     Parameters
     ----------
-    job : dict
-        ``student``, ``assignment``, ``source_dir``, ``submission_dir``, ``limits``, ``timeout``,
-        ``cell_timeout``, ``hide`` and optional ``uid_base``, ``tmp_dir``.
+    job : Job
+        The submission's job (:mod:`autograder.jobs`).
 
     Returns
     -------
-    dict
-        The result: ``status``, ``score``, ``max_score``, per-notebook ``tests`` and ``cells``.
+    SubmissionResult
+        Its status, score and per-notebook tests and cells.
     """
     start = time.monotonic()
-    deadline = start + float(job["timeout"])
-    result: dict[str, Any] = {"student": job["student"], "assignment": job["assignment"]}
-    specs = load_assignment(job["source_dir"])
+    deadline = start + job.timeout
+    specs = load_assignment(job.source_dir)
     extra = sorted(
-        set(_listdir(job["submission_dir"]))
-        - {f"{s.name}.ipynb" for s in specs}
-        - {"timestamp.txt"}
+        set(_listdir(job.submission_dir)) - {f"{s.name}.ipynb" for s in specs} - {"timestamp.txt"}
     )
-    lease = acquire_uid(job.get("uid_base", 61000)) if os.geteuid() == 0 else None
-    tmp = tempfile.mkdtemp(prefix="run-", dir=job.get("tmp_dir"))
+    lease = acquire_uid(job.uid_base) if os.geteuid() == 0 else None
+    tmp = tempfile.mkdtemp(prefix="run-", dir=job.tmp_dir)
     os.chmod(tmp, 0o711)
-    notebooks = []
+    result = SubmissionResult(job.student, job.assignment)
     try:
         for spec in specs:
-            notebooks.append(_grade_notebook(spec, job, lease, deadline, tmp))
+            result.notebooks.append(_grade_notebook(spec, job, lease, deadline, tmp))
     finally:
         if lease is not None:
             lease.release()
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
-    statuses = [nb["status"] for nb in notebooks]
-    result["status"] = max(statuses, key=_STATUS_ORDER.index) if statuses else "ok"
-    tests = [t for nb in notebooks for t in nb["tests"]]
-    result["score"] = sum(t["points"] or 0 for t in tests if t["kind"] == "auto")
-    result["max_score"] = sum(t["max_points"] for t in tests if t["kind"] == "auto")
-    result["manual_max_score"] = sum(t["max_points"] for t in tests if t["kind"] == "manual")
-    result["notebooks"] = notebooks
-    result["messages"] = [m for nb in notebooks for m in nb["messages"]]
+    result.add_up()
+    result.messages = [m for nb in result.notebooks for m in nb.messages]
     if extra:
         names = clean_text(", ".join(extra[:20]), 1000)
-        result["messages"].append(f"extra files ignored: {names}")
-    result["duration_s"] = round(time.monotonic() - start, 3)
+        result.messages.append(f"extra files ignored: {names}")
+    result.duration_s = round(time.monotonic() - start, 3)
     return result
 
 
-def _fit(result: dict) -> dict:
+def _fit(result: SubmissionResult) -> SubmissionResult:
     """Cut what the student's code controls (output, messages, cell errors) until the result is
     at most :data:`MAX_RESULT_BYTES` of JSON, and say so in the result."""
-    if len(json.dumps(result)) <= MAX_RESULT_BYTES:
+    if len(json.dumps(result.to_json())) <= MAX_RESULT_BYTES:
         return result
-    for nb in result.get("notebooks", []):
-        nb["output_head"] = clean_text(nb.get("output_head", ""), 2000)
-        nb["cells"] = [c for c in nb.get("cells", []) if c.get("status") != "ok"][:10]
-        nb["messages"] = [clean_text(m, 300) for m in nb.get("messages", [])[:10]]
-        for test in nb.get("tests", []):
-            test["message"] = clean_text(test.get("message", ""), 500)
-    result["messages"] = [clean_text(m, 300) for m in result.get("messages", [])[:10]]
-    result["messages"].append(
+    for nb in result.notebooks:
+        nb.output_head = clean_text(nb.output_head, 2000)
+        nb.cells = [c for c in nb.cells if c.get("status") != "ok"][:10]
+        nb.messages = [clean_text(m, 300) for m in nb.messages[:10]]
+        for test in nb.tests:
+            test.message = clean_text(test.message, 500)
+    result.messages = [clean_text(m, 300) for m in result.messages[:10]]
+    result.messages.append(
         f"this result was cut to fit {MAX_RESULT_BYTES // 1024} KiB (very long output or messages)"
     )
-    result["truncated"] = True
+    result.truncated = True
     return result
 
 
@@ -495,17 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     _set_parent_death_signal()
     signal.signal(signal.SIGALRM, _alarm)
-    with open(argv[1]) as fh:
-        job = json.load(fh)
-    for path in reversed(job.get("runner_path", [])):
+    problems: list[str] = []
+    job = Job.from_json(load_json_clean(argv[1]), problems)
+    for problem in problems:  # a grader bug: shown when the runner fails
+        print(f"job: {problem}", file=sys.stderr)
+    for path in reversed(job.runner_path):
         sys.path.insert(0, path)
     result = _fit(grade_submission(job))
-    tmp = argv[2] + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, argv[2])
+    write_json_atomic(argv[2], result.to_json())
     return 0
 
 

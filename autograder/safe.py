@@ -28,6 +28,7 @@ __all__ = [
     "sanitize_markdown",
     "show_id",
     "student_id_problem",
+    "write_json_atomic",
 ]
 
 # C0 controls except tab and newline, DEL, C1 controls, the bidirectional overrides that can
@@ -188,6 +189,33 @@ def load_json_clean(path: str, limit: int | None = None) -> Any:
     with open(path, "rb") as fh:
         raw = fh.read()
     return clean_tree(json.loads(raw.decode("utf-8", "replace")), limit)
+
+
+def write_json_atomic(path: str, data: Any, mode: int | None = None, **dump: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically: to ``path.tmp``, flushed to disk, then
+    renamed over ``path``, so a reader (or a run killed mid-write) sees the old file or the new
+    one, never half of one.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    data : Any
+        JSON-serialisable data.
+    mode : int, optional
+        Permissions of the new file (default: the umask's).
+    **dump
+        Passed to :func:`json.dump` (default ``indent=1``).
+    """
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, **{"indent": 1, **dump})
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    if mode is not None:
+        os.chmod(tmp, mode)
+    os.replace(tmp, path)
 
 
 def html_text(value: Any, limit: int | None = None) -> str:

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from autograder import codec
+from autograder.config import DEFAULTS
+from autograder.errors import SandboxCrashed, SandboxError, SandboxTimeout, StudentError
 from autograder.frames import ChannelClosed, FrameReader, ProtocolError, write_frame
 from autograder.isolation import (
     WORKDIR,
@@ -41,6 +43,7 @@ from autograder.isolation import (
     tree_usage,
 )
 from autograder.launch import PACKAGE_DIR, module_command
+from autograder.proxy import RemoteObject, encode_argument
 from autograder.safe import clean_text, open_nofollow
 
 __all__ = [
@@ -67,28 +70,6 @@ _ENV = {
 
 #: Wall-clock safety net of a cell or call, as a multiple of its CPU-time limit.
 WALL_FACTOR = 4
-
-
-class SandboxError(Exception):
-    """The sandbox could not answer (base class)."""
-
-
-class SandboxTimeout(SandboxError):
-    """The student's code did not finish before its deadline (the sandbox was killed)."""
-
-
-class SandboxCrashed(SandboxError):
-    """The sandbox process died or broke the protocol."""
-
-
-class StudentError(Exception):
-    """The student's code raised an exception; ``type_name``/``message``/``student_traceback``."""
-
-    def __init__(self, type_name: str, message: str, student_traceback: str = "") -> None:
-        super().__init__(f"{type_name}: {message}" if message else type_name)
-        self.type_name = type_name
-        self.message = message
-        self.student_traceback = student_traceback
 
 
 @dataclass
@@ -203,7 +184,7 @@ class Sandbox:
         unisolated: bool = False,
         tmp_base: str,
         max_restarts: int = 3,
-        output_cap: int = 64 * 1024,
+        output_cap: int = DEFAULTS["output_cap"],
     ) -> None:
         self.cells = cells
         self.limits = limits
@@ -601,8 +582,6 @@ class Sandbox:
         warnings : list of str
             Recorded warnings (empty unless asked).
         """
-        from autograder.proxy import encode_argument
-
         self.ensure()
         msg = {
             "op": "call",
@@ -637,8 +616,6 @@ class Sandbox:
                 str(err.get("message", ""))[:2000],
                 str(err.get("traceback", ""))[:4000],
             )
-        from autograder.proxy import RemoteObject
-
         generation = self.generation
         try:
             return codec.decode(

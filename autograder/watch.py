@@ -29,6 +29,7 @@ are redone idempotently. ``autograder status`` reads the same journal.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import fnmatch
 import json
@@ -40,8 +41,20 @@ import time
 from dataclasses import dataclass, field
 
 from autograder.config import Course
+from autograder.errors import GradingBusy, ResultError
 from autograder.executors import Task, TaskNotRun, _read_submission, make_executor
-from autograder.safe import clean_text, log_text, open_nofollow, show_id, student_id_problem
+from autograder.feedback import render_feedback
+from autograder.formgrader import copy_for_formgrader
+from autograder.jobs import GradeOptions, check_isolation, failed_result, make_base_job
+from autograder.model import SubmissionResult, load_result
+from autograder.safe import (
+    clean_text,
+    log_text,
+    open_nofollow,
+    show_id,
+    student_id_problem,
+    write_json_atomic,
+)
 
 __all__ = ["WatchOptions", "queue_status", "watch", "watch_once"]
 
@@ -214,53 +227,52 @@ def _deadline_epoch(course: Course, assignment: str, opts: WatchOptions) -> floa
     return epoch
 
 
-def _visible(result: dict, specs: list, patterns: list[str] | None) -> dict:
+def _visible(result: SubmissionResult, specs: list, patterns: list[str] | None) -> SubmissionResult:
     """The result as feedback may show it before the deadline: only the chosen tests (default:
     those that are not hidden), the score of those alone."""
     hidden = {c.grade_id for s in specs for c in s.graded if getattr(c, "hidden", False)}
-    out = json.loads(json.dumps(result))
+    out = SubmissionResult.from_json(result.to_json())  # a copy
     shown_score = shown_max = 0.0
     withheld = 0
-    for nb in out.get("notebooks", []):
+    for nb in out.notebooks:
         keep = []
-        for t in nb.get("tests", []):
-            gid = t.get("grade_id", "")
+        for t in nb.tests:
             ok = (
-                any(fnmatch.fnmatchcase(gid, p) for p in patterns)
+                any(fnmatch.fnmatchcase(t.grade_id, p) for p in patterns)
                 if patterns is not None
-                else gid not in hidden
+                else t.grade_id not in hidden
             )
             if ok:
                 keep.append(t)
-                if t.get("kind") == "auto":
-                    shown_score += float(t.get("points") or 0)
-                    shown_max += float(t.get("max_points") or 0)
-        withheld += len(nb.get("tests", [])) - len(keep)
-        nb["tests"] = keep
+                if t.kind == "auto":
+                    shown_score += t.points or 0.0
+                    shown_max += t.max_points
+        withheld += len(nb.tests) - len(keep)
+        nb.tests = keep
     if withheld:
-        out.setdefault("messages", []).append(
+        out.messages.append(
             f"{withheld} more test(s) are graded too; their results are shown after the deadline"
         )
-    out["score"], out["max_score"] = shown_score, shown_max
+    out.score, out.max_score = shown_score, shown_max
     return out
 
 
-def _release(result: dict, secret: str, sub: dict, course: Course, feedback_dir: str) -> None:
+def _release(
+    result: SubmissionResult, secret: str, sub: dict, course: Course, feedback_dir: str
+) -> None:
     """Write each notebook's feedback page where ``nbgrader fetch_feedback`` looks for it."""
     from nbgrader.utils import make_unique_key, notebook_hash
 
-    from autograder.feedback import render_feedback
-
-    for nb in result.get("notebooks", []):
-        page = render_feedback({**result, "notebooks": [nb]})
+    for nb in result.notebooks:
+        page = render_feedback(dataclasses.replace(result, notebooks=[nb]))
         if secret:
-            name = notebook_hash(secret=secret, notebook_id=nb["notebook"])
+            name = notebook_hash(secret=secret, notebook_id=nb.notebook)
         else:  # a client without submission secrets: nbgrader's legacy key
-            path = os.path.join(sub["copy"], f"{nb['notebook']}.ipynb")
+            path = os.path.join(sub["copy"], f"{nb.notebook}.ipynb")
             if not os.path.isfile(path):
                 continue
             key = make_unique_key(
-                course.course_id, sub["assignment"], nb["notebook"], sub["student"], sub["stamp"]
+                course.course_id, sub["assignment"], nb.notebook, sub["student"], sub["stamp"]
             )
             name = notebook_hash(path, key)
         target = os.path.join(feedback_dir, f"{name}.html")
@@ -305,12 +317,7 @@ class Watcher:
     """One watcher process for some assignments of a course (see the module's doc)."""
 
     def __init__(self, course: Course, assignments: list[str], opts: WatchOptions) -> None:
-        from autograder.grade import (
-            GradeOptions,
-            _ensure_in_gradebook,
-            check_isolation,
-            make_base_job,
-        )
+        from autograder.grade import _ensure_in_gradebook
         from autograder.notebook import load_assignment
 
         self.course, self.opts = course, opts
@@ -336,7 +343,7 @@ class Watcher:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                raise RuntimeError(f"another watcher of {assignment} is running") from None
+                raise GradingBusy(f"another watcher of {assignment} is running") from None
             _ensure_in_gradebook(course, assignment, specs)
             job = make_base_job(course, assignment, specs, self.gopts, [self.inbound], unisolated)
             self.a[assignment] = {
@@ -459,8 +466,6 @@ class Watcher:
         """Grade ``subs`` on the executor, then store and release each as it finishes."""
         import shutil
 
-        from autograder.grade import failed_result
-
         a = self.a[assignment]
         if not subs:
             return
@@ -469,8 +474,8 @@ class Watcher:
         tasks = []
         for s in subs:
             a["journal"].append("dispatched", s["sub"])
-            job = {**a["job"], "student": s["student"], "submission_dir": s["copy"]}
-            tasks.append(Task(s["sub"], job, s["copy"], a["job"]["timeout"] + 30))
+            job = a["job"].replace(student=s["student"], submission_dir=s["copy"])
+            tasks.append(Task(s["sub"], job, s["copy"], job.timeout + 30))
         by_id = {s["sub"]: s for s in subs}
         executor = make_executor(
             self.scheduler,
@@ -494,32 +499,27 @@ class Watcher:
         finally:
             executor.close()
 
-    def finish(self, assignment: str, s: dict, result: dict) -> None:
+    def finish(self, assignment: str, s: dict, result: SubmissionResult) -> None:
         """Keep one result: file, journal, gradebook (if it is the student's latest), feedback."""
         from autograder.grade import _version
 
         a = self.a[assignment]
-        result["submission"] = {"timestamp": s["stamp"], "late": bool(s.get("late"))}
-        result["version"] = _version(s["copy"])  # content hash and submission time
+        result.submission = {"timestamp": s["stamp"], "late": bool(s.get("late"))}
+        result.version = _version(s["copy"])  # content hash and submission time
         if s.get("late"):
-            result.setdefault("messages", []).append(
+            result.messages.append(
                 f"submitted after the deadline ({s['stamp']}): graded, marked late"
             )
         path = os.path.join(a["state"], "results", f"{s['sub']}.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(result, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        a["journal"].append("graded", s["sub"], status=result["status"], score=result["score"])
+        write_json_atomic(path, result.to_json())
+        a["journal"].append("graded", s["sub"], status=result.status, score=result.score)
         self._note(
-            f"graded {log_text(s['student'])} {assignment}: {result['status']} "
-            f"{result['score']:g}/{result['max_score']:g}"
+            f"graded {log_text(s['student'])} {assignment}: {result.status} "
+            f"{result.score:g}/{result.max_score:g}"
         )
         self.store_and_release(assignment, s, result)
 
-    def store_and_release(self, assignment: str, s: dict, result: dict) -> None:
+    def store_and_release(self, assignment: str, s: dict, result: SubmissionResult) -> None:
         """Gradebook and exchange (both idempotent: redone after a crash)."""
         from autograder.db import open_with_retry, store_with_retry
 
@@ -544,12 +544,10 @@ class Watcher:
         _release(shown, s.get("secret", ""), s, self.course, self.feedback)
         a["journal"].append("released", s["sub"], full=bool(after))
 
-    def _publish(self, assignment: str, s: dict, result: dict) -> None:
+    def _publish(self, assignment: str, s: dict, result: SubmissionResult) -> None:
         """The student's latest graded submission into ``submitted/`` (with ``timestamp.txt``)
         and formgrader's ``autograded/`` copy, as ``collect`` and ``grade`` leave them."""
         import shutil
-
-        from autograder.grade import _copy_for_formgrader
 
         dest = os.path.join(self.course.submitted_dir, s["student"], assignment)
         tmp = dest + ".watch-tmp"
@@ -558,7 +556,7 @@ class Watcher:
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
         try:
-            _copy_for_formgrader(self.course, result, s["copy"])
+            copy_for_formgrader(self.course, result, s["copy"])
         except OSError as exc:
             self._note(f"{log_text(s['student'])}: could not copy to autograded/ ({log_text(exc)})")
 
@@ -569,9 +567,8 @@ class Watcher:
                 if "graded" in s["events"] and "released" not in s["events"] and "refused" not in s:
                     path = os.path.join(a["state"], "results", f"{s['sub']}.json")
                     try:
-                        with open(path) as fh:
-                            result = json.load(fh)
-                    except (OSError, ValueError):
+                        result = load_result(path)
+                    except ResultError:
                         continue
                     self.store_and_release(assignment, s, result)
 

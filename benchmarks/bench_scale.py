@@ -7,11 +7,15 @@
    SIGKILL during the burst (both restarted); median and 95th percentile time from the
    submission's timestamp to fetchable feedback, and a check that every submission was graded
    exactly once.
+   Then a queued burst: ``--queued`` more students submit while the watcher is stopped (as when
+   a deadline's submissions arrive faster than one machine grades), the watcher starts, and the
+   median and 95th percentile time from its start to each student's feedback, and the time to
+   drain the queue, are printed.
 3. The projection to N machines from the measured time per submission.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_scale.py [--n 40] [--burst 200]
+    .venv/bin/python benchmarks/bench_scale.py [--n 40] [--burst 200] [--queued 200]
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -78,10 +84,57 @@ def _submit(home: Path, student: str, exchange: Path, text: str) -> subprocess.P
     )
 
 
+def _queued_burst(
+    n: int, tmp: Path, exchange: Path, watch_cmd: list[str], log: Any, course: Any
+) -> dict:
+    """``n`` students submit while no watcher runs; then one starts. Times from its start."""
+    from autograder.watch import _state, queue_status, read_journal
+
+    running: list[subprocess.Popen] = []
+    for i in range(n):
+        home = tmp / "home" / f"q{i:04d}"
+        running.append(_submit(home, f"q{i:04d}", exchange, submission_json(broken=i % 4 == 3)))
+        while len(running) >= 4:
+            running = [r for r in running if r.poll() is None]
+            time.sleep(0.02)
+    for r in running:
+        r.wait()
+    before = queue_status(course, A)
+    total = before["done"] + before["failed"] + n
+    start, t0 = time.time(), time.monotonic()
+    watcher = subprocess.Popen(watch_cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            q = queue_status(course, A)
+            if q["done"] + q["failed"] >= total:
+                break
+            if watcher.poll() is not None:
+                raise SystemExit((tmp / "watch.log").read_text()[-3000:])
+            time.sleep(0.5)
+        drain = time.monotonic() - t0
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=120)
+    mine = {k: v for k, v in _state(course, A).items() if str(v.get("student")).startswith("q")}
+    delays = sorted(v["released"] - start for v in mine.values() if "released" in v)
+    journal = Path(course.state_dir(A)) / "watch" / "journal.jsonl"
+    counts = Counter(r["sub"] for r in read_journal(str(journal)) if r["event"] == "graded")
+    qcounts = [counts[sub] for sub in mine]
+    return {
+        "drain_s": drain,
+        "median_s": statistics.median(delays) if delays else float("nan"),
+        "p95_s": delays[min(len(delays) - 1, int(0.95 * len(delays)))] if delays else float("nan"),
+        "once": len(qcounts) == n and set(qcounts) == {1} and len(delays) == n,
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=40, help="submissions for the throughput runs")
     p.add_argument("--burst", type=int, default=200, help="nbgrader submits in the burst")
+    p.add_argument(
+        "--queued", type=int, default=200, help="submits made while the watcher is stopped"
+    )
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     cluster = DaskCluster(tmp / "dask")
@@ -185,6 +238,11 @@ def main() -> None:
         q = queue_status(course, A)
         counts = graded()
         once = len(counts) == args.burst and set(counts.values()) == {1}
+        queued = (
+            _queued_burst(args.queued, tmp, exchange, watch_cmd, log, course)
+            if args.queued
+            else None
+        )
         print(
             f"burst of {args.burst} nbgrader submits (4 clients at a time), watch on Dask (2 "
             f"workers); killed: a worker {killed_worker}, the watcher {killed_watcher}:"
@@ -193,6 +251,14 @@ def main() -> None:
             f"  all graded in {t_burst:.1f} s; submit-to-feedback median {q['median_s']} s, "
             f"95th percentile {q['p95_s']} s; every submission graded exactly once: {once}"
         )
+
+        if queued:
+            print(
+                f"queued burst of {args.queued} (submitted while the watcher was stopped, then "
+                f"started): queue drained in {queued['drain_s']:.1f} s; watcher start to feedback "
+                f"median {queued['median_s']:.1f} s, 95th percentile {queued['p95_s']:.1f} s; "
+                f"every submission graded exactly once: {queued['once']}"
+            )
 
         per_task = 2 * t_dask / args.n  # seconds of one worker slot per submission
         print(

@@ -11,6 +11,7 @@ probabilities.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from array_api_compat import array_namespace
@@ -67,6 +68,12 @@ def sparse_to_one_hot(y: Array, k: int) -> Array:
     out = np.zeros((y.shape[0], k))
     out[np.arange(y.shape[0]), y] = 1.0
     return out
+
+
+def _clip(xp: Any, p: Array, lo: float, hi: float) -> Array:
+    """``p`` clipped to ``[lo, hi]`` (``xp.clip`` through array-api-compat costs about 15 times
+    more on NumPy, a few per cent of a training step at batch 32)."""
+    return xp.minimum(xp.maximum(p, lo), hi)
 
 
 class Loss:
@@ -154,11 +161,11 @@ class BinaryCrossentropy(Loss):
 
     def value(self, y: Array, y_pred: Array) -> Array:
         xp = array_namespace(y_pred)
-        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = _clip(xp, y_pred, EPSILON, 1 - EPSILON)
         return -xp.mean(y * xp.log(p) + (1 - y) * xp.log(1 - p))
 
     def grad(self, y: Array, y_pred: Array) -> Array:
-        p = array_namespace(y_pred).clip(y_pred, EPSILON, 1 - EPSILON)
+        p = _clip(array_namespace(y_pred), y_pred, EPSILON, 1 - EPSILON)
         return (p - y) / (p * (1 - p)) / _size(y_pred)
 
     def fused_grad(self, y: Array, y_pred: Array) -> Array:
@@ -173,10 +180,10 @@ class CategoricalCrossentropy(Loss):
 
     def value(self, y: Array, y_pred: Array) -> Array:
         xp = array_namespace(y_pred)
-        return -xp.sum(y * xp.log(xp.clip(y_pred, EPSILON, 1.0))) / y_pred.shape[0]
+        return -xp.sum(y * xp.log(_clip(xp, y_pred, EPSILON, 1.0))) / y_pred.shape[0]
 
     def grad(self, y: Array, y_pred: Array) -> Array:
-        return -y / array_namespace(y_pred).clip(y_pred, EPSILON, 1.0) / y_pred.shape[0]
+        return -y / _clip(array_namespace(y_pred), y_pred, EPSILON, 1.0) / y_pred.shape[0]
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):

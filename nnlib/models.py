@@ -321,7 +321,8 @@ class Sequential:
             run.sync_in()
             try:
                 for batch, idx in enumerate(minibatches(n, batch_size, shuffle, self._rng())):
-                    loss, y_pred = run.train_step(xs[idx], ys[idx])
+                    yb = ys[idx]
+                    loss, y_pred = run.train_step(xs[idx], yb)
                     if not math.isfinite(loss) and not stop_on_nan:
                         raise FloatingPointError(
                             f"The loss became {loss} at epoch {epoch + 1}, batch {batch + 1}: "
@@ -331,8 +332,9 @@ class Sequential:
                     m = len(idx)
                     seen += m
                     sums["loss"] += loss * m
+                    y_true = yb if run is self else y[idx]  # on the host for the metrics
                     for name, fn in self.metrics:
-                        sums[name] += fn(y[idx], y_pred) * m
+                        sums[name] += fn(y_true, y_pred) * m
                     logs = {k: v / seen for k, v in sums.items()}
                     for cb in cbs:
                         cb.on_batch_end(

@@ -149,7 +149,7 @@ def test_dask_same_grades_and_worker_killed_midway(ag_course, ag_runner_path, tm
 
 NO_ISOLATION = '''
 """Preloaded into a dask worker: this worker cannot isolate (as without bubblewrap)."""
-import autograder.grade
+import autograder.jobs
 from autograder.isolation import NotIsolated
 
 
@@ -157,7 +157,7 @@ def _probe():
     raise NotIsolated("bubblewrap cannot create namespaces here (simulated by the test)")
 
 
-autograder.grade.probe = _probe
+autograder.jobs.probe = _probe
 '''
 
 

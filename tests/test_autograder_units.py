@@ -12,9 +12,10 @@ import pytest
 
 from autograder import codec
 from autograder.checks import assert_close, assert_dtype, assert_no_warnings, assert_shape
-from autograder.forbid import free_names, module_locations, tainted_names
+from autograder.forbid import module_locations, tainted_names
 from autograder.frames import MAX_FRAME_BYTES, FrameReader, ProtocolError, write_frame
 from autograder.journal import Journal
+from autograder.names import free_names
 from autograder.notebook import (
     InvalidNotebook,
     NotebookSpec,
@@ -269,12 +270,12 @@ def test_source_metadata_that_cannot_work_is_refused(tmp_path, block, match):
 
 
 def test_provided_packages_and_datasets_reach_the_sandbox_config(tmp_path):
-    from autograder.grade import _provided
+    from autograder.jobs import provided
 
     path = tmp_path / "a.ipynb"
     block = {"provide": ["nnlib"], "datasets": ["fashion-mnist"]}
     path.write_text(json.dumps({"nbformat": 4, "metadata": {"autograder": block}, "cells": []}))
-    got = _provided(load_source(str(path)))
+    got = provided(load_source(str(path)))
     import nnlib
     from nnlib.data import locate_fashion_mnist
 
@@ -288,12 +289,12 @@ def test_provided_packages_and_datasets_reach_the_sandbox_config(tmp_path):
 
 def test_train_only_dataset_never_binds_the_test_split(tmp_path):
     """The test split decides exercise 6's grade: the sandbox must not receive it."""
-    from autograder.grade import _provided
+    from autograder.jobs import provided
 
     path = tmp_path / "a.ipynb"
     block = {"provide": ["nnlib"], "datasets": ["fashion-mnist-train"]}
     path.write_text(json.dumps({"nbformat": 4, "metadata": {"autograder": block}, "cells": []}))
-    got = _provided(load_source(str(path)))
+    got = provided(load_source(str(path)))
     names = sorted(os.path.basename(p) for p in got["data"])
     assert names == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"], got
 

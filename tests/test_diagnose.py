@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -302,6 +303,64 @@ def test_a_wrong_sign_in_softmax_cross_entropy_is_named_as_the_root_cause(tmp_ro
         Path(root) / "autograder-feedback" / "sce_sign" / "02-backprop" / "feedback.html"
     ).read_text()
     assert "fails only because" in page
+
+
+@pytest.mark.slow
+def test_the_report_names_the_most_common_diagnosed_mistake_per_test(tmp_root):
+    """The instructor's report: per failed test, the share of students, the mean points lost
+    and the mistake the diagnosis named most often (a root cause counts as its function)."""
+    from autograder.config import load_course
+    from autograder.report import summarize, write_report
+
+    results, course_root = _graded("02-backprop", tmp_root)
+    s = summarize(list(results.values()))
+    said = Counter()  # what each failed test of two_layer_backward names, as the report groups it
+    for r in results.values():
+        t = auto_tests(r)["two_layer_backward_public"]
+        if t["passed"]:
+            continue
+        if t.get("root_cause"):
+            said[f"fails because `{t['root_cause']['function']}` fails"] += 1
+        elif t.get("mistake") or t.get("diagnosis"):
+            said[t.get("mistake") or t["diagnosis"]] += 1
+    assert said, "the batch should have diagnosed failures of two_layer_backward"
+    mistake, n = s["mistakes"]["two_layer_backward_public"]
+    assert n == max(said.values()) and said[mistake] == n, (s["mistakes"], said)
+    report = Path(write_report(load_course(course_root), "02-backprop")).read_text()
+    head = (
+        "| test | failed | share of students | mean points lost | most common diagnosed mistake |"
+    )
+    assert head in report, report[:800]
+    row = next(
+        line
+        for line in report.splitlines()
+        if line.startswith("| two\\_layer\\_backward\\_public |")
+    )
+    assert row.endswith(f"({n}) |"), row
+
+
+def test_the_report_keeps_a_hostile_diagnosis_inert():
+    """A diagnosis is the trusted side's text, but it is escaped like everything else: a pipe or
+    a tag cannot break the report's table."""
+    from autograder.report import _mistake_cell, summarize
+
+    test = {
+        "kind": "auto",
+        "grade_id": "f_public",
+        "passed": False,
+        "points": 0,
+        "max_points": 2,
+        "diagnosis": "a | b <img src=x onerror=alert(1)>",
+    }
+    results = [
+        {"student": s, "score": 0, "max_score": 2, "notebooks": [{"tests": [test]}]}
+        for s in ("a", "b")
+    ]
+    s = summarize(results)
+    assert s["mistakes"]["f_public"] == ("a | b <img src=x onerror=alert(1)>", 2)
+    cell = _mistake_cell(s["mistakes"]["f_public"])
+    assert "<img" not in cell and "\\|" in cell and cell.endswith("(2)"), cell
+    assert _mistake_cell(None) == "none named"
 
 
 def _student_copy(root: str, assignment: str, source_nb: dict, out: Path) -> Path:

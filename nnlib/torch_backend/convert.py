@@ -18,7 +18,7 @@ from nnlib.torch_backend.devices import DeviceLike, DTypeLike, _resolve_dtype, r
 
 # isort: off
 from nnlib.torch_backend.modules import LeakyReLU, TorchBatchNorm, TorchDense, TorchDropout
-from nnlib.torch_backend.modules import TorchReshape, TorchSequential
+from nnlib.torch_backend.modules import TorchSequential
 # isort: on
 
 Array = np.ndarray
@@ -33,7 +33,9 @@ _LAYERS = {  # nnlib layer -> its module, from (layer, torch activation, device 
         b.input_shape[0], b.momentum, b.epsilon, **kw
     ),
     layers_.Flatten: lambda f, act, kw: nn.Flatten(),
-    layers_.Reshape: lambda r, act, kw: TorchReshape(r.output_shape),
+    layers_.Reshape: lambda r, act, kw: nn.Sequential(
+        nn.Flatten(), nn.Unflatten(1, r.output_shape)
+    ),
 }
 _LAYER_METHODS = ("forward", "backward", "backward_z", "penalty", "compute_output_shape")
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}

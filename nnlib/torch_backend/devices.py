@@ -55,24 +55,18 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
                 f"cuda:0..cuda:{count - 1}. Use device='auto' or one of those."
             )
         return torch.device("cuda", index)
-    if dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(
-                f"device={device!r} was requested, but the MPS backend is not available. Use "
-                "device='auto' or device='cpu'."
-            )
+    if dev.type == "mps" and torch.backends.mps.is_available():
         return dev
     raise ValueError(
-        f"Device type {dev.type!r} is not supported by the PyTorch path. Use device='auto', "
-        "'cpu', 'cuda' or 'cuda:N'."
+        f"Device {device!r} is not available to the PyTorch path. Use device='auto', 'cpu', "
+        "'cuda' or 'cuda:N' (or 'mps' on a Mac where PyTorch has the MPS backend)."
     )
 
 
 def describe_device(device: torch.device) -> str:
     """``'cpu'``, or the CUDA device with its model: ``'cuda:0 (NVIDIA H100 80GB HBM3)'``."""
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return str(device)
+    cuda = device.type == "cuda"
+    return f"{device} ({torch.cuda.get_device_name(device)})" if cuda else str(device)
 
 
 _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}

@@ -93,18 +93,6 @@ class TorchDropout(nn.Module):
         return torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
 
 
-class TorchReshape(nn.Module):
-    """nnlib's ``Reshape``: each sample to ``target_shape``."""
-
-    def __init__(self, target_shape: tuple[int, ...]) -> None:
-        super().__init__()
-        self.target_shape = tuple(int(d) for d in target_shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(N, ...) -> (N, *target_shape)."""
-        return x.reshape((x.shape[0], *self.target_shape))
-
-
 class TorchSequential(nn.Module):
     """The converted network: one module per nnlib layer, in ``layers`` (an ``nn.ModuleList``).
 
