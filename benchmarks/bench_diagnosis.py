@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             diagnosed[0] += len(out["solution_diagnoses"])
             diagnosed[1] += out["correct"]
             print(
-                f"    ({time.monotonic() - t0:.0f} s wall, {_cpu() - c0:.0f} s CPU of the grader's "
-                "processes and this one)"
+                f"    ({time.monotonic() - t0:.0f} s wall, {_cpu() - c0:.0f} s CPU: this process and the "
+                "child processes it waited for)"
             )
         for kind, counts in totals.items():
             as_lists = {k: [None] * v for k, v in counts.items()}
