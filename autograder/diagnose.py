@@ -844,6 +844,8 @@ def _call_patterns(
                         f"Your `{name}` gives the same result whatever `{diff[0]}` is: it "
                         f"ignores this argument (a constant where `{diff[0]}` belongs?)."
                     ]
+    if sum(c.seconds for c, _ in ok) > VERIFY_S / 2:
+        return []  # the checks below run the reference again on every call
     for k in range(max((len(c.args) for c, _ in ok), default=0)):
         has_state = [isinstance(c.args[k], dict) and c.args[k] for c, _ in ok if len(c.args) > k]
         if not any(has_state) or not all(isinstance(c.args[k], dict) for c, _ in ok):
