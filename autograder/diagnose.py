@@ -563,6 +563,17 @@ def _run(fn: Any, call: Call, args: tuple | None = None, warn: bool = False) -> 
     return _Outcome(value=value, after=(args, kwargs), warned=bool(seen))
 
 
+def _writes_like(calls: list[Call], outs: list[_Outcome]) -> bool:
+    """Whether a mutant changes in place the arguments the student's calls changed (and only
+    those)."""
+    for c, o in zip(calls, outs, strict=True):
+        if c.after is None or o.after is None:
+            return False
+        if _changed((c.args, c.kwargs), c.after) != _changed((c.args, c.kwargs), o.after):
+            return False
+    return True
+
+
 def _opaque(result: Call | _Outcome) -> bool:
     """Whether a call returned (not raised) something that is not data."""
     return result.error is None and _leaves(result.value) is None
@@ -1147,7 +1158,7 @@ def _diagnose_function(
         )
     else:
         subtle = False
-    if differs or any(warned) or retyped or subtle:
+    if differs or any(warned) or retyped or subtle or inplace:
         best = None
         ref_ds = (
             [_distance(c, o, *mtol) for c, o in zip(calls, refs, strict=True)] if subtle else dists
@@ -1162,13 +1173,20 @@ def _diagnose_function(
                 continue
             if any(w and not o.warned for w, o in zip(warned, outs, strict=True)):
                 continue
+            if not differs and inplace and not _writes_like(calls, outs):
+                continue
             if retyped and any(
                 _float_dtypes(c.value) != _float_dtypes(o.value)
                 for c, o in zip(calls, outs, strict=True)
             ):
                 continue
             # a mutant identical to the reference on these calls cannot be told apart
-            if not any(warned) and not retyped and all(d is not None and d <= 1 for d in ref_ds):
+            if (
+                not any(warned)
+                and not retyped
+                and not (inplace and not differs)
+                and all(d is not None and d <= 1 for d in ref_ds)
+            ):
                 continue
             score = max(ds)
             if best is None or score < best[0]:
