@@ -34,7 +34,7 @@ CHAPTERS = {
     "02": "{doc}`../03-backpropagation`",
     "03": "{doc}`../04-activations` and {doc}`../05-initialization`",
     "04": "{doc}`../06-optimizers`",
-    "05": "{doc}`../08-regularization`",
+    "05": "{doc}`../08-model-selection` and {doc}`../08-regularization`",
     "06": "{doc}`../07-in-practice`",
     "07": "{doc}`../10-pytorch-gpu`",
 }

@@ -45,6 +45,7 @@ CHAPTERS = [
     "book/05-initialization",
     "book/06-optimizers",
     "book/07-in-practice",
+    "book/08-model-selection",
     "book/08-regularization",
     "book/09-tuning",
     "book/10-pytorch-gpu",

@@ -1,4 +1,4 @@
-"""Network diagrams for chapters 1-3: a dense network from its layer sizes, and a single neuron."""
+"""Diagrams for the book: a dense network from its layer sizes, a single neuron, a computational graph."""
 
 from __future__ import annotations
 
@@ -170,4 +170,65 @@ def draw_neuron(n_inputs: int = 3, ax: Axes | None = None, activation: str = "si
     ax.set_ylim(min(ys) - 0.6, top + 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
+    return ax
+
+
+def draw_graph(
+    nodes: dict[str, tuple[float, float, str]],
+    edges: Sequence[tuple[str, str, str, str]],
+    ax: Axes | None = None,
+    grads: dict[str, str] | None = None,
+    shaded: Sequence[str] = (),
+    title: str | None = None,
+) -> Axes:
+    """Draw a computational graph, its forward edges and, in red, the gradients flowing back.
+
+    ``nodes`` maps a name to ``(x, y, label)``; ``edges`` are ``(source, target, forward_text,
+    backward_text)``: a grey arrow from source to target labelled ``forward_text`` and, when
+    ``backward_text`` is not empty, a dashed red arrow back from target to source labelled with
+    it (the local derivative the gradient is multiplied by). ``grads`` maps a node to a text
+    written in red under it (its gradient); ``shaded`` nodes get a blue box (e.g. values shared
+    by the whole batch).
+    """
+    if ax is None:
+        xs = [x for x, _, _ in nodes.values()]
+        ys = [y for _, y, _ in nodes.values()]
+        _, ax = plt.subplots(figsize=(1.1 * (max(xs) - min(xs)) + 2, 1.3 * (max(ys) - min(ys)) + 2))
+    grads = grads or {}
+    boxes = {}
+    for name, (x, y, label) in nodes.items():
+        face = "#c6dbef" if name in shaded else "white"
+        boxes[name] = ax.text(
+            x, y, label, ha="center", va="center", fontsize=10, zorder=3,
+            bbox=dict(boxstyle="round,pad=0.35", fc=face, ec="0.3"),
+        )  # fmt: skip
+        if name in grads:  # under the node, or above it for the nodes of the upper rows
+            above = y > sum(v[1] for v in nodes.values()) / len(nodes)
+            ax.text(x, y + (0.38 if above else -0.42), grads[name], ha="center",
+                    va="bottom" if above else "top", fontsize=8, color="C3")  # fmt: skip
+    ax.figure.canvas.draw()  # the boxes' sizes are known only once drawn: arrows clip to them
+    for src, dst, forward_text, backward_text in edges:
+        (x0, y0, _), (x1, y1, _) = nodes[src], nodes[dst]
+        pa, pb = boxes[src].get_bbox_patch(), boxes[dst].get_bbox_patch()
+        ax.annotate(
+            "", xy=(x1, y1), xytext=(x0, y0),
+            arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.1, patchA=pa, patchB=pb),
+        )  # fmt: skip
+        if forward_text:
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.1, forward_text, ha="center", va="bottom",
+                    fontsize=8, color="0.3")  # fmt: skip
+        if backward_text:
+            ax.annotate(
+                "", xy=(x0, y0), xytext=(x1, y1),
+                arrowprops=dict(arrowstyle="-|>", color="C3", lw=1, ls="--", patchA=pb, patchB=pa,
+                                connectionstyle="arc3,rad=-0.35"),
+            )  # fmt: skip
+            ax.text((x0 + x1) / 2 - 0.2 * (y0 - y1), (y0 + y1) / 2 - 0.2 * abs(x1 - x0) - 0.08,
+                    backward_text, ha="center", va="top", fontsize=8, color="C3")  # fmt: skip
+    xs = [x for x, _, _ in nodes.values()]
+    ys = [y for _, y, _ in nodes.values()]
+    ax.set(xlim=(min(xs) - 0.9, max(xs) + 0.9), ylim=(min(ys) - 1.1, max(ys) + 0.8))
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=11)
     return ax

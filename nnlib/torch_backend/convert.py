@@ -86,10 +86,7 @@ def _convert_layer(layer: layers_.Layer, **kw: Any) -> nn.Module:
     base, where = _base(layer), f"Layer {layer.name!r} ({type(layer).__name__})"
     act = getattr(layer, "activation", None)
     act = None if act is None else _torch_activation(act, where)
-    for reg in (
-        getattr(layer, "kernel_regularizer", None),
-        getattr(layer, "bias_regularizer", None),
-    ):
+    for reg in [getattr(layer, f"{k}_regularizer", None) for k in ("kernel", "bias")]:
         if reg is not None:
             _check_portable(reg, f"{where}: regularizer", ("__call__", "gradient"))
     return _LAYERS[base](layer, act, kw)
