@@ -267,6 +267,8 @@ MUTANTS = [
         new="        params[k][...] = g  # reuses the caller's array\n        grads[k] = params[k]\n",
         fails=["numerical_gradient_public"],
         why="writes the gradient into the caller's params (right values, changed inputs)",
+        say="Your numerical_gradient writes the gradients into the arrays of the params it is given (it reuses them for its result).",
+        look="new arrays for the gradients: np.zeros_like(w)",
     ),
     # ---- relative_error
     dict(

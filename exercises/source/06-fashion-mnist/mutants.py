@@ -97,6 +97,11 @@ _TORCH_SGD_BODY = (
     )
 )
 
+#: Functions diagnosed from the failed test's message only (``message`` of a mistake: a regular
+#: expression): ``train`` trains for its whole budget, so running the reference and every mistake
+#: again on the recorded call would cost as much as grading again, each.
+BY_MESSAGE = {"train"}
+
 MUTANTS = [
     # ---- preprocess
     dict(
@@ -105,6 +110,8 @@ MUTANTS = [
         new=".astype(np.float32)",
         fails=[*_PRE, *_TIERS],
         why="inputs not normalized (0..255): the network does not work on the images it is given",
+        say="Your preprocess does not scale the pixels to [0, 1]: divide the values 0..255 by 255.",
+        look="divide by 255 after converting to float32",
     ),
     dict(
         cell="preprocess",
@@ -112,6 +119,8 @@ MUTANTS = [
         new=" // 255",
         fails=[*_PRE, *_TIERS],
         why="integer division: every pixel becomes 0 or 1",
+        say="Your preprocess uses integer division (//): every pixel becomes 0 or 1; divide as floats.",
+        look="/ instead of //, on float32 values",
     ),
     dict(
         cell="preprocess",
@@ -119,6 +128,8 @@ MUTANTS = [
         new=" / 255.0",
         fails=_PRE,
         why="float64 instead of float32 (the network still learns)",
+        say="Your preprocess returns float64: the result must be float32 (convert with .astype(np.float32) and divide by np.float32(255)).",
+        look="the dtype of the result: float32",
     ),
     dict(
         cell="preprocess",
@@ -126,6 +137,8 @@ MUTANTS = [
         new="images.reshape(784, -1)",
         fails=[*_PRE, *_TRAIN, *_TIERS],
         why="reshaped to (784, N): samples in columns",
+        say="Your preprocess reshapes the images into columns (784, N): each image must become one row, shape (N, 784).",
+        look="reshape(len(images), -1)",
     ),
     # ---- train: learning
     dict(
@@ -134,6 +147,8 @@ MUTANTS = [
         new="optimizers.Adam(learning_rate=0.1)",
         fails=_TIERS,
         why="a learning rate 100x too large",
+        say="Your train's learning rate is too large: the network does not learn well (try 0.001 with Adam).",
+        look="the optimizer's learning rate",
     ),
     dict(
         cell="train",
@@ -141,6 +156,9 @@ MUTANTS = [
         new='loss="categorical_crossentropy"',
         fails=[*_TRAIN, *_TIERS],
         why="integer labels with categorical_crossentropy (needs one-hot labels): fit raises",
+        say="Your train uses categorical_crossentropy with integer labels: it needs one-hot labels; with the labels 0..9 use sparse_categorical_crossentropy.",
+        look="the loss given to compile",
+        message="integer-encoded",
     ),
     dict(
         cell="train",
@@ -148,6 +166,8 @@ MUTANTS = [
         new="network.add(layers.Dense(10))",
         fails=_TIERS,
         why="no softmax on the output layer: the cross-entropy of raw outputs",
+        say="Your train has no softmax on the output layer: the cross-entropy needs probabilities.",
+        look="the activation of the last Dense layer",
     ),
     # ---- train: what it returns
     dict(
@@ -156,6 +176,9 @@ MUTANTS = [
         new='return load_fashion_mnist(split="test")[1]',
         fails=[*_TRAIN, *_TIERS],
         why="returns the official test labels (issue 13's leak): the sandbox has no test split",
+        say='Your train reads Fashion-MNIST\'s test split: only the training split is there when grading, and the test images are for evaluating the network only; train on split="train".',
+        look="the split you load",
+        message="test split is not available|t10k-",
     ),
     dict(
         cell="train",
@@ -163,6 +186,9 @@ MUTANTS = [
         new=('return load_fashion_mnist("/usr/share/datasets/fashion-mnist", split="test")[1]'),
         fails=[*_TRAIN, *_TIERS],
         why="returns the test labels read from Debian's dataset folder instead of $NNLIB_DATA",
+        say='Your train reads Fashion-MNIST\'s test split: only the training split is there when grading, and the test images are for evaluating the network only; train on split="train".',
+        look="the split you load",
+        message="test split is not available|t10k-",
     ),
     dict(
         cell="train",
@@ -170,6 +196,9 @@ MUTANTS = [
         new="return network",
         fails=[*_TRAIN, *_TIERS],
         why="returns the nnlib network object instead of plain data",
+        say="Your train does not return the network as plain data: return serialize.to_data(network), a dict, and nothing else.",
+        look="what train returns",
+        message="as plain data",
     ),
     dict(
         cell="train",
@@ -181,6 +210,9 @@ MUTANTS = [
         ),
         fails=[*_TRAIN, *_TIERS],
         why="kernels transposed (PyTorch's layout): the weights do not fit the config",
+        say="Your train returns weights that do not fit the network's layers: nnlib's kernels have shape (inputs, units).",
+        look="the shapes of the weights in the returned data",
+        message="Invalid network data: weights\\[",
     ),
     dict(
         cell="train",
@@ -193,6 +225,9 @@ MUTANTS = [
         ),
         fails=[*_TRAIN, *_TIERS],
         why="garbage: a network whose output is not 10 classes",
+        say="Your train returns a network that does not give 10 outputs for the 784 pixels of an image.",
+        look="the input shape and the last layer's units",
+        message="takes inputs of shape|network's outputs",
     ),
     # ---- train: the budget
     dict(
@@ -204,6 +239,9 @@ MUTANTS = [
         new="            epochs=100,\n            batch_size=128,\n            verbose=0,\n",
         fails=[*_TRAIN, *_TIERS],
         why="100 epochs without a time check: far over the budget (stopped at the call limit)",
+        say="Your train runs past its CPU budget: train fewer epochs or stop it with a callback when the budget is nearly used.",
+        look="the number of epochs and a time check in a callback",
+        message="over the budget",
     ),
     dict(
         cell="train",
@@ -219,6 +257,9 @@ MUTANTS = [
         ),
         fails=[*_TRAIN, *_TIERS],
         why="trains until 1.25x the CPU budget (25 CPU seconds: within the 30 s wall-time limit)",
+        say="Your train runs past its CPU budget: train fewer epochs or stop it with a callback when the budget is nearly used.",
+        look="the deadline of your time check",
+        message="over the budget",
     ),
     # ---- controls: PyTorch solutions in the same format lose nothing
     dict(

@@ -37,6 +37,8 @@ MUTANTS = [
         new='return "cuda" if torch.cuda.is_available else "cpu"',
         fails=_DEV,
         why="torch.cuda.is_available without the call: a function is always true",
+        say="Your pick_device uses torch.cuda.is_available without calling it: a function is always true, call it with ().",
+        look="torch.cuda.is_available()",
     ),
     dict(
         cell="pick_device",
@@ -44,6 +46,8 @@ MUTANTS = [
         new='return torch.device("cuda" if torch.cuda.is_available() else "cpu")',
         fails=_DEV,
         why="returns a torch.device (not data) instead of the name",
+        say="Your pick_device returns a torch.device: it must return the name, the string 'cuda' or 'cpu'.",
+        look="what pick_device returns",
     ),
     dict(
         cell="pick_device",
@@ -51,6 +55,8 @@ MUTANTS = [
         new='    if prefer == "cpu":\n        return "cpu"\n    if prefer == "cuda":\n        return "cuda"\n',
         fails=["pick_device_hidden"],
         why='"cuda" returned on request even without a GPU',
+        say="Your pick_device returns 'cuda' on request even where there is no GPU: fall back to 'cpu' when torch.cuda.is_available() is false.",
+        look="the case prefer='cuda'",
     ),
     dict(
         cell="pick_device",
@@ -61,6 +67,8 @@ MUTANTS = [
         new="",
         fails=["pick_device_hidden"],
         why="unknown values accepted silently",
+        say="Your pick_device accepts values other than 'auto', 'cuda' and 'cpu': raise a ValueError for them.",
+        look="check prefer first",
     ),
     # ---- to_torch / to_numpy
     dict(
@@ -69,6 +77,8 @@ MUTANTS = [
         new="linear.weight.copy_(torch.as_tensor(W, dtype=torch.float32))",
         fails=[*_CONV, *_FWD, *_STEP, *_EPOCH],
         why="kernel copied without the transpose into nn.Linear's (out, in) weight",
+        say="Your to_torch copies W into nn.Linear's weight without the transpose: nn.Linear stores (out, in), the weights are (in, out).",
+        look="linear.weight takes W.T",
     ),
     dict(
         cell="to_torch",
@@ -76,6 +86,8 @@ MUTANTS = [
         new="weights.append(module.weight.detach().cpu().numpy().copy())",
         fails=[*_CONV, *_STEP, *_EPOCH],
         why="to_numpy returns nn.Linear's (out, in) layout",
+        say="Your to_numpy returns nn.Linear's (out, in) layout: transpose the weight back to (in, out).",
+        look="module.weight ... .T in to_numpy",
     ),
     dict(
         cell="to_torch",
@@ -83,6 +95,8 @@ MUTANTS = [
         new="        if i < n_layers:\n",
         fails=[*_FWD, *_STEP, *_EPOCH],
         why="a ReLU after the output layer too (clips negative logits)",
+        say="Your to_torch puts a ReLU after the output layer too: the last layer gives the logits, no activation.",
+        look="add nn.ReLU() only between layers",
     ),
     dict(
         cell="to_torch",
@@ -90,6 +104,8 @@ MUTANTS = [
         new="",
         fails=[*_CONV, *_FWD, *_STEP, *_EPOCH],
         why="the biases keep nn.Linear's random initialization",
+        say="Your to_torch does not copy the biases: nn.Linear keeps its random ones.",
+        look="linear.bias.copy_(...)",
     ),
     dict(
         cell="to_torch",
@@ -100,6 +116,8 @@ MUTANTS = [
         ).replace("    weights = []\n", "    return list(model)\n"),
         fails=[*_CONV, *_FWD, *_STEP, *_EPOCH],
         why="identity functions: to_torch returns the weights (float32), to_numpy gives them back",
+        say="Your to_torch and to_numpy do not build a PyTorch model: to_torch must return an nn.Sequential of nn.Linear (and nn.ReLU) modules.",
+        look="nn.Linear, nn.ReLU, nn.Sequential",
     ),
     dict(
         cell="to_torch",
@@ -115,6 +133,8 @@ MUTANTS = [
         ),
         fails=["to_torch_hidden", *_STEP, *_EPOCH],
         why="to_numpy gives back the weights to_torch was given, not the model's current ones",
+        say="Your to_numpy gives back the weights to_torch was given, not the model's current weights.",
+        look="read the weights from the model's nn.Linear modules",
     ),
     # ---- forward
     dict(
@@ -123,6 +143,8 @@ MUTANTS = [
         new="probs = torch.softmax(model(x), dim=0)",
         fails=_FWD,
         why="softmax over the batch axis",
+        say="Your forward takes the softmax over the batch axis (dim=0): each sample's row must sum to 1, dim=1.",
+        look="dim of torch.softmax",
     ),
     dict(
         cell="forward",
@@ -130,6 +152,8 @@ MUTANTS = [
         new="probs = model(x)",
         fails=_FWD,
         why="returns the logits, not probabilities",
+        say="Your forward returns the logits: apply the softmax to get probabilities.",
+        look="torch.softmax(model(x), dim=1)",
     ),
     dict(
         cell="forward",
@@ -137,6 +161,8 @@ MUTANTS = [
         new="probs = torch.sigmoid(model(x))",
         fails=_FWD,
         why="sigmoid instead of softmax",
+        say="Your forward applies a sigmoid to the logits: the probabilities of the classes come from softmax.",
+        look="torch.softmax(model(x), dim=1)",
     ),
     dict(
         cell="forward",
@@ -144,6 +170,8 @@ MUTANTS = [
         new="    return probs",
         fails=_FWD,
         why="returns a tensor (not data)",
+        say="Your forward returns a torch tensor: it must return a NumPy array (.cpu().numpy()).",
+        look="convert the result to NumPy",
     ),
     # ---- train_step
     dict(
@@ -152,6 +180,8 @@ MUTANTS = [
         new="loss = nn.functional.cross_entropy(torch.softmax(model(x), dim=1), t)",
         fails=_STEP,
         why="double softmax: probabilities passed to cross_entropy",
+        say="Your train_step applies softmax before cross_entropy: nn.functional.cross_entropy takes the logits (it applies log-softmax itself).",
+        look="pass model(x) straight to cross_entropy",
     ),
     dict(
         cell="train_step",
@@ -159,6 +189,8 @@ MUTANTS = [
         new='loss = nn.functional.cross_entropy(model(x), t, reduction="sum")',
         fails=_STEP,
         why="summed instead of mean loss (the step is N times too large)",
+        say="Your train_step sums the loss over the batch: the loss is the mean (the default reduction), so the step is N times too large.",
+        look="the reduction of cross_entropy",
     ),
     dict(
         cell="train_step",
@@ -166,6 +198,8 @@ MUTANTS = [
         new="    optimizer.step()\n    loss.backward()\n",
         fails=_STEP,
         why="optimizer.step() before loss.backward(): the weights never change",
+        say="Your train_step calls optimizer.step() before loss.backward(): the step sees no gradients and the weights do not change.",
+        look="zero_grad, backward, then step",
     ),
     dict(
         cell="train_step",
@@ -177,6 +211,8 @@ MUTANTS = [
         ),
         fails=_STEP,
         why="loss reported after the update",
+        say="Your train_step reports the loss after the update: return the loss computed before the step.",
+        look="which loss you return",
     ),
     # ---- train_epoch
     dict(
@@ -185,6 +221,8 @@ MUTANTS = [
         new="",
         fails=_EPOCH,
         why="no zero_grad: gradients accumulate over the batches",
+        say="Your train_epoch never zeroes the gradients: they accumulate over the batches.",
+        look="optimizer.zero_grad() before each backward",
     ),
     dict(
         cell="train_epoch",
@@ -192,6 +230,8 @@ MUTANTS = [
         new="np.arange(len(X))",
         fails=_EPOCH,
         why="no shuffling",
+        say="Your train_epoch does not shuffle the samples: visit them in the order of the seeded permutation.",
+        look="np.random.default_rng(seed).permutation(len(X))",
     ),
     dict(
         cell="train_epoch",
@@ -199,6 +239,8 @@ MUTANTS = [
         new="for start in range(0, len(X) - batch_size + 1, batch_size):",
         fails=_EPOCH,
         why="the last, smaller batch is dropped",
+        say="Your train_epoch drops the last, smaller batch: every sample is used once per epoch.",
+        look="the range of the batch loop",
     ),
     dict(
         cell="train_epoch",
@@ -209,6 +251,8 @@ MUTANTS = [
         ),
         fails=_EPOCH,
         why="mean of the batch losses, not weighted by the batch sizes",
+        say="Your train_epoch averages the batch losses without weighting them by the batch sizes: the epoch loss is the mean over all samples.",
+        look="total += loss * batch size, divided by len(X)",
     ),
 ]
 
