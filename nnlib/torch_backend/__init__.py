@@ -15,16 +15,11 @@ the losses, the regularizers, ``batchnorm_forward``, ``dropout_forward``, ``leak
 brings the matrix products, the other activations and autograd, which carries the gradient from
 where nnlib's backward starts (``dL/dz`` below a fused softmax + cross-entropy) down.
 
-The mapping (:func:`to_torch`, :func:`load_from_torch`): ``Dense`` -> :class:`TorchDense`
-(``nn.Linear`` with ``weight = W.T``, then the activation; :class:`LeakyReLU` keeps nnlib's slope 1
-at 0), ``BatchNormalization`` -> :class:`TorchBatchNorm` (Keras' momentum 0.99, epsilon 1e-3 and
-biased running variance, unlike ``nn.BatchNorm1d``), ``Dropout`` -> :class:`TorchDropout` (nnlib's
-law, masks from a generator seeded by the model's RNG), ``Flatten``/``Reshape`` -> ``nn.Flatten``,
-``nn.Unflatten``. Optimizers keep nnlib's rules (``torch.optim`` puts epsilon outside the
-root); :class:`NNLibRMSprop` and its siblings offer them to hand-written loops. What has no
-equivalent raises ``TypeError``; an unavailable device ``ValueError`` suggesting ``'auto'``. Every
-step reads the loss and predictions back to the host; data stays there unless
-``data_on_device=True``.
+The mapping of the layers (:func:`to_torch`, :func:`load_from_torch`) is in ``convert.py``;
+where PyTorch's built-ins differ from nnlib (Keras' batch-norm constants, leaky ReLU's slope at 0,
+epsilon outside the root in ``torch.optim``) the module's docstring in ``modules.py`` says so, and
+:class:`NNLibRMSprop` and its siblings offer nnlib's rules to hand-written loops. What has no
+equivalent raises ``TypeError``; an unavailable device ``ValueError`` suggesting ``'auto'``.
 """
 
 try:

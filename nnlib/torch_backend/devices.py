@@ -19,9 +19,8 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
     if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
         cuda = torch.cuda.is_available()
         return torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
-    if isinstance(device, torch.device):
-        dev = device
-    elif isinstance(device, str):
+    dev = device
+    if isinstance(device, str):
         try:
             dev = torch.device(device.strip().lower())
         except (RuntimeError, ValueError):
@@ -29,7 +28,7 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
                 f"Unknown device {device!r}. Use device='auto' (a CUDA GPU when there is one, "
                 "else the CPU), 'cpu', 'cuda' or 'cuda:N'."
             ) from None
-    else:
+    elif not isinstance(device, torch.device):
         raise TypeError(
             f"device must be a string such as 'auto', 'cpu' or 'cuda', or a torch.device; got "
             f"{type(device).__name__}: {device!r}."
@@ -38,11 +37,8 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
         return torch.device("cpu")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            why = (
-                f"this PyTorch ({torch.__version__}) is a CPU-only build"
-                if torch.version.cuda is None
-                else "torch.cuda.is_available() is False: no GPU or no working driver"
-            )
+            build = f"this PyTorch ({torch.__version__}) is a CPU-only build"
+            why = build if torch.version.cuda is None else "no GPU, or no working driver"
             raise ValueError(
                 f"device={device!r} was requested, but PyTorch sees no CUDA GPU ({why}). Use "
                 "device='auto' (the GPU when there is one, else the CPU) or device='cpu'."

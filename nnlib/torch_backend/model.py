@@ -16,8 +16,7 @@ from nnlib.models import Sequential
 
 # isort: off
 from nnlib.torch_backend.convert import _base, _check_portable, _copy_to_torch, _slots, _to_numpy
-from nnlib.torch_backend.convert import _weight_slots
-from nnlib.torch_backend.convert import to_torch
+from nnlib.torch_backend.convert import _weight_slots, to_torch
 from nnlib.torch_backend.devices import _TORCH_TO_NP, DeviceLike, DTypeLike, _resolve_dtype
 from nnlib.torch_backend.devices import describe_device, resolve_device
 from nnlib.torch_backend.modules import TorchDropout, TorchSequential
@@ -112,10 +111,10 @@ class TorchModel:
         self.sync_in()
         try:
             loss, _ = self._gradients(*map(self._tensor, self.stage(x, y)), training)
+            dtype = self.model.dtype  # keys "layer/weight" -> (layer, weight): weights have no "/"
             grads = {
-                (layer.name, key): _to_numpy(t.grad, transpose, self.model.dtype)
-                for layer, (key, is_param, t, transpose) in _slots(self.model, self.module)
-                if is_param and layer.trainable
+                tuple(k.rsplit("/", 1)): _to_numpy(t.grad, tr, dtype)
+                for k, t, tr in self._trainable()
             }
         finally:
             self.sync_out()
@@ -180,10 +179,9 @@ class TorchModel:
                 sub.generator.manual_seed(int(rng.integers(0, 2**63 - 1)))
 
     def _check_compiled(self) -> None:
-        model = self.model
-        model._require_compiled()
-        _check_portable(model.loss, "Loss", ("value", "grad", "fused_grad", "__call__"))
-        _check_portable(model.optimizer, "Optimizer", ("update", "apply_gradients"))
+        self.model._require_compiled()
+        _check_portable(self.model.loss, "Loss", ("value", "grad", "fused_grad", "__call__"))
+        _check_portable(self.model.optimizer, "Optimizer", ("update", "apply_gradients"))
 
     # --- the backend: steps -------------------------------------------------------------------
     def train_step(self, x: Array | Tensor, y: Array | Tensor) -> tuple[float, Array]:
@@ -246,12 +244,9 @@ def benchmark_torch(
     epochs: int = 1,
     warmup_batches: int = 10,
 ) -> float:
-    """Training throughput of the PyTorch path, in samples per second (``len(X) * epochs / s``).
-
-    A copy of the compiled ``model`` is trained (the model is left unchanged): on
-    ``warmup_batches`` batches first, then, timed until the device is done, for ``epochs`` epochs
-    over ``(X, y)`` with ``verbose=0``.
-    """
+    """Training throughput of the PyTorch path in samples per second (``len(X) * epochs / s``):
+    a copy of the compiled ``model`` (left unchanged) trains on ``warmup_batches`` batches, then,
+    timed until the device is done, ``epochs`` epochs over ``(X, y)``."""
     tm = TorchModel(copy.deepcopy(model), device=device)
     n_warm = min(len(X), warmup_batches * batch_size)
     if n_warm > 0:

@@ -33,15 +33,10 @@ class TorchDense(nn.Module):
     """
 
     def __init__(
-        self,
-        in_features: int,
-        units: int,
-        activation: nn.Module,
-        use_bias: bool = True,
-        **kw: Any,
+        self, D: int, H: int, activation: nn.Module, use_bias: bool = True, **kw: Any
     ) -> None:
         super().__init__()
-        self.linear = nn.utils.skip_init(nn.Linear, in_features, units, bias=use_bias, **kw)
+        self.linear = nn.utils.skip_init(nn.Linear, D, H, bias=use_bias, **kw)
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
@@ -57,14 +52,12 @@ class TorchBatchNorm(nn.Module):
     ``device``, ``dtype``.
     """
 
-    def __init__(
-        self, num_features: int, momentum: float = 0.99, epsilon: float = 1e-3, **kw: Any
-    ) -> None:
+    def __init__(self, D: int, momentum: float = 0.99, epsilon: float = 1e-3, **kw: Any) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(num_features, **kw))  # gamma
-        self.bias = nn.Parameter(torch.zeros(num_features, **kw))  # beta
-        self.register_buffer("running_mean", torch.zeros(num_features, **kw))
-        self.register_buffer("running_var", torch.ones(num_features, **kw))
+        self.weight = nn.Parameter(torch.ones(D, **kw))  # gamma, (D,)
+        self.bias = nn.Parameter(torch.zeros(D, **kw))  # beta
+        self.register_buffer("running_mean", torch.zeros(D, **kw))
+        self.register_buffer("running_var", torch.ones(D, **kw))
         self.momentum, self.epsilon, self.frozen = float(momentum), float(epsilon), False
 
     def forward(self, x: Tensor) -> Tensor:
