@@ -331,11 +331,11 @@ SECTIONS = {
     ),
     "batchnorm_backward": dict(
         page="book/08-regularization",
-        anchor="batch-normalization",
-        title="Regularization: Batch normalization",
+        anchor="the-backward-pass-of-batch-normalization",
+        title="Regularization: The backward pass of batch normalization",
     ),
     "early_stopping_epoch": dict(
-        page="book/08-regularization",
+        page="book/08-model-selection",
         anchor="early-stopping",
         title="Model selection: Early stopping",
     ),
