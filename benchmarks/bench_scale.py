@@ -84,19 +84,33 @@ def _submit(home: Path, student: str, exchange: Path, text: str) -> subprocess.P
     )
 
 
+def _graded_counts(course: Any) -> Counter:
+    """How many times the watcher's journal says each submission was graded."""
+    from autograder.watch import read_journal
+
+    journal = Path(course.state_dir(A)) / "watch" / "journal.jsonl"
+    return Counter(r["sub"] for r in read_journal(str(journal)) if r["event"] == "graded")
+
+
+def _fewer_than(running: list[subprocess.Popen], k: int) -> list[subprocess.Popen]:
+    """Wait until fewer than ``k`` of the clients still run; return those that do."""
+    while len(running) >= k:
+        running = [r for r in running if r.poll() is None]
+        time.sleep(0.02)
+    return running
+
+
 def _queued_burst(
     n: int, tmp: Path, exchange: Path, watch_cmd: list[str], log: Any, course: Any
 ) -> dict:
     """``n`` students submit while no watcher runs; then one starts. Times from its start."""
-    from autograder.watch import _state, queue_status, read_journal
+    from autograder.watch import _state, queue_status
 
     running: list[subprocess.Popen] = []
     for i in range(n):
         home = tmp / "home" / f"q{i:04d}"
         running.append(_submit(home, f"q{i:04d}", exchange, submission_json(broken=i % 4 == 3)))
-        while len(running) >= 4:
-            running = [r for r in running if r.poll() is None]
-            time.sleep(0.02)
+        running = _fewer_than(running, 4)
     for r in running:
         r.wait()
     before = queue_status(course, A)
@@ -117,8 +131,7 @@ def _queued_burst(
         watcher.wait(timeout=120)
     mine = {k: v for k, v in _state(course, A).items() if str(v.get("student")).startswith("q")}
     delays = sorted(v["released"] - start for v in mine.values() if "released" in v)
-    journal = Path(course.state_dir(A)) / "watch" / "journal.jsonl"
-    counts = Counter(r["sub"] for r in read_journal(str(journal)) if r["event"] == "graded")
+    counts = _graded_counts(course)
     qcounts = [counts[sub] for sub in mine]
     return {
         "drain_s": drain,
@@ -192,12 +205,6 @@ def main() -> None:
         ]
         log = open(tmp / "watch.log", "ab")
         watcher = subprocess.Popen(watch_cmd, stdout=log, stderr=subprocess.STDOUT)
-        journal = Path(course.state_dir(A)) / "watch" / "journal.jsonl"
-
-        def graded() -> Counter:
-            from autograder.watch import read_journal
-
-            return Counter(r["sub"] for r in read_journal(str(journal)) if r["event"] == "graded")
 
         t0 = time.monotonic()
         running: list[subprocess.Popen] = []
@@ -211,10 +218,8 @@ def main() -> None:
                     submission_json(broken=i % 4 == 3),
                 )
             )
-            while len(running) >= 4:  # 4 students' clients at a time
-                running = [r for r in running if r.poll() is None]
-                time.sleep(0.02)
-            n_graded = len(graded())
+            running = _fewer_than(running, 4)  # 4 students' clients at a time
+            n_graded = len(_graded_counts(course))
             if not killed_worker and n_graded >= max(1, args.burst // 4):
                 os.kill(cluster.workers["w1"].pid, signal.SIGKILL)
                 cluster.start_worker("w3")
@@ -236,7 +241,7 @@ def main() -> None:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(timeout=120)
         q = queue_status(course, A)
-        counts = graded()
+        counts = _graded_counts(course)
         once = len(counts) == args.burst and set(counts.values()) == {1}
         queued = (
             _queued_burst(args.queued, tmp, exchange, watch_cmd, log, course)
